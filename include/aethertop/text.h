@@ -1,0 +1,30 @@
+/* text.h — UTF-8 helpers: validation, code points, display width, case-folded
+ * substring search, and making outside text harmless for a terminal or JSON. */
+#ifndef AETHERTOP_TEXT_H
+#define AETHERTOP_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+bool at_utf8_valid(const char *s, size_t len);
+/* Decode one code point at s (len bytes left); returns bytes used (>=1);
+ * invalid sequences decode as U+FFFD using 1 byte. */
+size_t at_utf8_decode(const char *s, size_t len, uint32_t *cp);
+size_t at_utf8_encode(uint32_t cp, char out[4]);
+/* True for C0, DEL, C1 and bidi override/isolate controls. */
+bool at_cp_is_unsafe(uint32_t cp);
+/* Lower-case copy (Unicode simple lowering via towlower), malloc'd. */
+char *at_utf8_lower(const char *s);
+/* Case-insensitive substring: needle_lower must already be lowered. */
+bool at_utf8_icontains(const char *hay, const char *needle_lower);
+/* Copy for a terminal: unsafe code points and invalid bytes become visible
+ * placeholders (U+FFFD or "\xNN"-free glyphs). malloc'd. */
+char *at_text_sanitize(const char *s);
+/* Make JSON text printed by cJSON safe: escape DEL, C1, bidi controls as
+ * \uXXXX and replace invalid UTF-8 by \ufffd. malloc'd. */
+char *at_json_harden(const char *json);
+/* Python repr() of a float ("300.0", "0.1", "1e+16"). */
+void at_format_pyfloat(double v, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,184 @@
+/* affinity.c — reading cache-affinity records: the walk over every
+ * cache_affinity:* key (SCAN pipelined with MGET of the previous batch) and
+ * the parse of one key/value the reference's way, where anything malformed
+ * is classified (and later counted) instead of being fatal. */
+#include "aethertop/affinity.h"
+#include "aethertop/redis.h"
+#include "aethertop/text.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *at_record_status_name(at_record_status s)
+{
+    switch (s) {
+    case AT_REC_OK: return "ok";
+    case AT_REC_GONE: return "gone";
+    case AT_REC_NOT_JSON: return "not JSON";
+    case AT_REC_NOT_OBJECT: return "JSON but not an object";
+    case AT_REC_BAD_UTF8: return "not UTF-8";
+    case AT_REC_WRONG_TYPE: return "field of the wrong type";
+    case AT_REC_BAD_KEY: return "no affinity key";
+    default: return "?";
+    }
+}
+
+/* A string field: absent keeps *out, null sets NULL, string interns.
+ * Returns false for any other type. */
+static bool take_string(at_interner *in, const cJSON *obj, const char *name, const char **out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!it) return true;
+    if (cJSON_IsNull(it)) { *out = NULL; return true; }
+    if (!cJSON_IsString(it) || !it->valuestring) return false;
+    *out = at_intern(in, it->valuestring, strlen(it->valuestring));
+    return true;
+}
+
+static bool take_number(const cJSON *obj, const char *name, double *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!it || cJSON_IsNull(it)) return true;
+    if (!cJSON_IsNumber(it)) return false;
+    *out = it->valuedouble;
+    return true;
+}
+
+at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen,
+                                   const char *val, size_t vlen, at_affinity *row)
+{
+    memset(row, 0, sizeof *row);
+    row->created_at = row->expire_at = NAN;
+    row->api_key = row->user = row->provider = row->endpoint = row->provider_key = row->global_model = -1;
+    if (!val) return AT_REC_GONE;
+    if (!at_utf8_valid(key, klen) || !at_utf8_valid(val, vlen)) return AT_REC_BAD_UTF8;
+
+    /* key parts: prefix, affinity_key, api_format, model_name (the rest,
+     * so a model name holding ':' survives) */
+    const char *p = memchr(key, ':', klen);
+    const char *end = key + klen;
+    const char *part[3] = {0};
+    size_t plen[3] = {0};
+    for (int i = 0; i < 3 && p; i++) {
+        const char *start = p + 1;
+        const char *next = i < 2 ? memchr(start, ':', (size_t)(end - start)) : NULL;
+        part[i] = start;
+        plen[i] = (size_t)((next ? next : end) - start);
+        p = next;
+    }
+    const char *akey = part[0] ? at_intern(in, part[0], plen[0]) : NULL;
+    const char *fmt = part[1] ? at_intern(in, part[1], plen[1]) : NULL;
+    const char *model = part[2] ? at_intern(in, part[2], plen[2]) : NULL;
+
+    cJSON *doc = cJSON_ParseWithLength(val, vlen);
+    if (!doc) return AT_REC_NOT_JSON;
+    if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_REC_NOT_OBJECT; }
+    double count = 0;
+    bool ok = take_string(in, doc, "affinity_key", &akey) &&
+              take_string(in, doc, "api_format", &fmt) &&
+              take_string(in, doc, "model_name", &model) &&
+              take_string(in, doc, "provider_id", &row->provider_id) &&
+              take_string(in, doc, "endpoint_id", &row->endpoint_id) &&
+              take_string(in, doc, "key_id", &row->key_id) &&
+              take_number(doc, "created_at", &row->created_at) &&
+              take_number(doc, "expire_at", &row->expire_at) &&
+              take_number(doc, "request_count", &count);
+    cJSON_Delete(doc);
+    if (!ok) return AT_REC_WRONG_TYPE;
+    if (!akey || !*akey) return AT_REC_BAD_KEY;
+    row->affinity_key = akey;
+    row->api_format = fmt;
+    row->model_name = model;
+    row->request_count = isfinite(count) ? (int64_t)count : 0;
+    return AT_REC_OK;
+}
+
+static int scan_append(at_redis *r, const char *cursor, const at_walk_opts *o)
+{
+    char count[16];
+    snprintf(count, sizeof count, "%d", o->count > 0 ? o->count : 1000);
+    const char *argv[] = {"SCAN", cursor, "MATCH", o->match ? o->match : AT_AFFINITY_PREFIX "*",
+                          "COUNT", count};
+    return at_redis_append(r, 6, argv, NULL);
+}
+
+static bool scan_reply_ok(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+           rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ctx)
+{
+    at_walk_opts o = opts ? *opts : (at_walk_opts){.values = true};
+    if (scan_append(r, "0", &o) < 0) return -1;
+    redisReply *scan = at_redis_read(r);
+    const char **argv = NULL, **vals = NULL;
+    size_t *lens = NULL, *vlens = NULL, cap = 0;
+    int rc = 0;
+    while (scan) {
+        if (!scan_reply_ok(scan)) { rc = -1; break; }
+        redisReply *keys = scan->element[1];
+        bool last = strcmp(scan->element[0]->str, "0") == 0;
+        size_t n = keys->elements;
+        if (n + 1 > cap) {
+            cap = n + 1;
+            argv = realloc(argv, cap * sizeof *argv);
+            lens = realloc(lens, cap * sizeof *lens);
+            vals = realloc(vals, cap * sizeof *vals);
+            vlens = realloc(vlens, cap * sizeof *vlens);
+            if (!argv || !lens || !vals || !vlens) abort();
+        }
+        argv[0] = "MGET";
+        lens[0] = 4;
+        for (size_t i = 0; i < n; i++) {
+            argv[i + 1] = keys->element[i]->str;
+            lens[i + 1] = keys->element[i]->len;
+        }
+        redisReply *mget = NULL;
+        if (n && o.values && at_redis_append(r, (int)n + 1, argv, lens) < 0) { rc = -1; break; }
+        /* pipeline the next SCAN behind the MGET unless we pace */
+        bool pipelined = !last && !o.pause_us;
+        if (pipelined && scan_append(r, scan->element[0]->str, &o) < 0) { rc = -1; break; }
+        if (n && o.values) {
+            mget = at_redis_read(r);
+            if (!mget || mget->type != REDIS_REPLY_ARRAY || mget->elements != n) {
+                if (mget) freeReplyObject(mget);
+                rc = -1;
+                break;
+            }
+            for (size_t i = 0; i < n; i++) {
+                redisReply *v = mget->element[i];
+                vals[i] = v->type == REDIS_REPLY_STRING ? v->str : NULL;
+                vlens[i] = v->type == REDIS_REPLY_STRING ? v->len : 0;
+            }
+        }
+        int stop = n ? fn(ctx, n, argv + 1, lens + 1, o.values ? vals : NULL, o.values ? vlens : NULL) : 0;
+        if (mget) freeReplyObject(mget);
+        if (stop) {
+            if (pipelined) { redisReply *x = at_redis_read(r); if (x) freeReplyObject(x); }
+            break;
+        }
+        if (last) break;
+        redisReply *next;
+        if (pipelined) {
+            next = at_redis_read(r);
+        } else {
+            usleep(o.pause_us);
+            next = scan_append(r, scan->element[0]->str, &o) < 0 ? NULL : at_redis_read(r);
+        }
+        freeReplyObject(scan);
+        scan = next;
+        if (!scan) rc = -1;
+    }
+    if (!scan) rc = -1;
+    else freeReplyObject(scan);
+    free(argv);
+    free(lens);
+    free(vals);
+    free(vlens);
+    return rc;
+}

@@ -1,0 +1,386 @@
+/* clear.c — the one executor for every destructive operation. It refuses in
+ * read-only mode or against a replica, opens the audit log first (no log, no
+ * clear), then deletes in bounded batches: SCAN + UNLINK, or a server-side
+ * Lua compare-and-delete where the value must still match at delete time
+ * (clear provider, clear one), so a record the gateway re-pointed meanwhile
+ * is never lost. A failure part-way reports what was and was not done;
+ * running the same request again finishes the job. */
+#include "aethertop/clear.h"
+#include "aethertop/affinity.h"
+#include "aethertop/arena.h"
+#include "aethertop/audit.h"
+#include "aethertop/redis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Delete each key of the batch whose JSON value still has provider_id == ARGV[1]. */
+static const char LUA_CLEAR_PROVIDER[] =
+    "local n = 0\n"
+    "for _, k in ipairs(KEYS) do\n"
+    "  local v = redis.call('GET', k)\n"
+    "  if v then\n"
+    "    local ok, t = pcall(cjson.decode, v)\n"
+    "    if ok and type(t) == 'table' and t['provider_id'] == ARGV[1] then\n"
+    "      n = n + redis.call('UNLINK', k)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* Delete KEYS[1] only if it exists and its endpoint_id is ARGV[1].
+ * -1: missing, -2: endpoint differs or value unreadable, 1: deleted. */
+static const char LUA_CLEAR_ONE[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if not v then return -1 end\n"
+    "local ok, t = pcall(cjson.decode, v)\n"
+    "if not ok or type(t) ~= 'table' or t['endpoint_id'] ~= ARGV[1] then return -2 end\n"
+    "return redis.call('UNLINK', KEYS[1])\n";
+
+void at_clear_result_free(at_clear_result *r)
+{
+    for (size_t i = 0; i < r->n_deleted_keys; i++) free(r->deleted_keys[i]);
+    free(r->deleted_keys);
+    r->deleted_keys = NULL;
+    r->n_deleted_keys = 0;
+}
+
+static void note_deleted_key(at_clear_result *res, const char *key)
+{
+    res->deleted_keys = realloc(res->deleted_keys, (res->n_deleted_keys + 1) * sizeof *res->deleted_keys);
+    if (!res->deleted_keys) abort();
+    res->deleted_keys[res->n_deleted_keys++] = strdup(key);
+}
+
+/* ---- batch walkers -------------------------------------------------------- */
+
+typedef struct {
+    at_redis *r;
+    const at_clear_request *req;
+    bool execute;              /* false: only count */
+    long long matched, deleted, examined, changed;
+    at_strmap key_ids;         /* AT_CLEAR_API_KEYS */
+    bool failed;
+} batch_ctx;
+
+static bool is_key_id(batch_ctx *c, const char *akey)
+{
+    return akey && at_strmap_get(&c->key_ids, akey) >= 0;
+}
+
+static int unlink_batch(batch_ctx *c, size_t n, const char *const *keys, const size_t *lens)
+{
+    if (!n) return 0;
+    const char **argv = malloc((n + 1) * sizeof *argv);
+    size_t *argl = malloc((n + 1) * sizeof *argl);
+    argv[0] = "UNLINK";
+    argl[0] = 6;
+    memcpy(argv + 1, keys, n * sizeof *argv);
+    memcpy(argl + 1, lens, n * sizeof *argl);
+    redisReply *rep = at_redis_command(c->r, (int)n + 1, argv, argl);
+    free(argv);
+    free(argl);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        if (rep) freeReplyObject(rep);
+        c->failed = true;
+        return 1;
+    }
+    c->deleted += rep->integer;
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t *klens,
+                    const char *const *vals, const size_t *vlens)
+{
+    batch_ctx *c = vctx;
+    c->examined += (long long)n;
+    switch (c->req->kind) {
+    case AT_CLEAR_ALL:
+    case AT_CLEAR_MAPPINGS_ALL:
+        c->matched += (long long)n;
+        return c->execute ? unlink_batch(c, n, keys, klens) : 0;
+    case AT_CLEAR_PROVIDER: {
+        if (!c->execute) {
+            /* count: parse the values as the listing does */
+            at_arena *arena = at_arena_new();
+            at_interner in;
+            at_interner_init(&in, arena);
+            for (size_t i = 0; i < n; i++) {
+                at_affinity row;
+                if (at_affinity_parse(&in, keys[i], klens[i], vals[i], vlens[i], &row) == AT_REC_OK &&
+                    row.provider_id && strcmp(row.provider_id, c->req->args[0]) == 0)
+                    c->matched++;
+            }
+            at_interner_free(&in);
+            at_arena_free(arena);
+            return 0;
+        }
+        const char **argv = malloc((n + 4) * sizeof *argv);
+        size_t *argl = malloc((n + 4) * sizeof *argl);
+        char nkeys[24];
+        snprintf(nkeys, sizeof nkeys, "%zu", n);
+        argv[0] = "EVAL"; argl[0] = 4;
+        argv[1] = LUA_CLEAR_PROVIDER; argl[1] = sizeof LUA_CLEAR_PROVIDER - 1;
+        argv[2] = nkeys; argl[2] = strlen(nkeys);
+        memcpy(argv + 3, keys, n * sizeof *argv);
+        memcpy(argl + 3, klens, n * sizeof *argl);
+        argv[n + 3] = c->req->args[0];
+        argl[n + 3] = strlen(c->req->args[0]);
+        redisReply *rep = at_redis_command(c->r, (int)n + 4, argv, argl);
+        free(argv);
+        free(argl);
+        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+            if (rep) freeReplyObject(rep);
+            c->failed = true;
+            return 1;
+        }
+        c->deleted += rep->integer;
+        c->matched += rep->integer;
+        freeReplyObject(rep);
+        return 0;
+    }
+    case AT_CLEAR_API_KEYS: {
+        at_arena *arena = at_arena_new();
+        at_interner in;
+        at_interner_init(&in, arena);
+        const char **pick = malloc(n * sizeof *pick);
+        size_t *plen = malloc(n * sizeof *plen);
+        size_t np = 0;
+        for (size_t i = 0; i < n; i++) {
+            at_affinity row;
+            if (at_affinity_parse(&in, keys[i], klens[i], vals[i], vlens[i], &row) == AT_REC_OK &&
+                is_key_id(c, row.affinity_key)) {
+                pick[np] = keys[i];
+                plen[np++] = klens[i];
+            }
+        }
+        c->matched += (long long)np;
+        int stop = c->execute ? unlink_batch(c, np, pick, plen) : 0;
+        free(pick);
+        free(plen);
+        at_interner_free(&in);
+        at_arena_free(arena);
+        return stop;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int walk_request(at_redis *r, const at_clear_request *req, bool execute, batch_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->r = r;
+    c->req = req;
+    c->execute = execute;
+    at_strmap_init(&c->key_ids);
+    if (req->kind == AT_CLEAR_API_KEYS)
+        for (size_t i = 0; i < req->n_args; i++) at_strmap_put(&c->key_ids, req->args[i], 1);
+    at_walk_opts o = {.count = 1000, .values = req->kind == AT_CLEAR_PROVIDER ? !execute
+                                                : req->kind == AT_CLEAR_API_KEYS};
+    int rc = 0;
+    if (req->kind == AT_CLEAR_MAPPINGS_ALL) {
+        o.match = "model:*";
+        rc = at_redis_walk(r, &o, on_batch, c);
+        o.match = "global_model:*";
+        if (rc == 0 && !c->failed) rc = at_redis_walk(r, &o, on_batch, c);
+    } else {
+        rc = at_redis_walk(r, &o, on_batch, c);
+    }
+    at_strmap_free(&c->key_ids);
+    return rc < 0 || c->failed ? -1 : 0;
+}
+
+static void affinity_key_name(const at_clear_request *req, char *out, size_t outlen)
+{
+    /* cache_affinity:{affinity_key}:{api_format}:{model_id} */
+    snprintf(out, outlen, AT_AFFINITY_PREFIX "%s:%s:%s", req->args[0], req->args[3], req->args[2]);
+}
+
+static void pair_keys(const at_clear_request *req, char a[1024], char b[1024])
+{
+    if (req->kind == AT_CLEAR_MAPPING_NAME) {
+        snprintf(a, 1024, "global_model:resolve:%s", req->args[0]);
+        snprintf(b, 1024, "global_model:name:%s", req->args[0]);
+    } else {
+        snprintf(a, 1024, "model:provider_global:%s:%s", req->args[0], req->args[1]);
+        snprintf(b, 1024, "model:provider_global:hits:%s:%s", req->args[0], req->args[1]);
+    }
+}
+
+int at_clear_count(at_redis *r, const at_clear_request *req, long long *n, char *err, size_t errlen)
+{
+    *n = 0;
+    batch_ctx c;
+    switch (req->kind) {
+    case AT_CLEAR_AFFINITY: {
+        char key[2048];
+        affinity_key_name(req, key, sizeof key);
+        redisReply *rep = at_redis_commandf(r, "GET %s", key);
+        if (!rep) break;
+        if (rep->type == REDIS_REPLY_STRING) {
+            at_arena *arena = at_arena_new();
+            at_interner in;
+            at_interner_init(&in, arena);
+            at_affinity row;
+            if (at_affinity_parse(&in, key, strlen(key), rep->str, rep->len, &row) == AT_REC_OK &&
+                row.endpoint_id && strcmp(row.endpoint_id, req->args[1]) == 0)
+                *n = 1;
+            at_interner_free(&in);
+            at_arena_free(arena);
+        }
+        freeReplyObject(rep);
+        return 0;
+    }
+    case AT_CLEAR_MAPPING_NAME:
+    case AT_CLEAR_PROVIDER_MAPPING: {
+        char a[1024], b[1024];
+        pair_keys(req, a, b);
+        redisReply *rep = at_redis_commandf(r, "EXISTS %s %s", a, b);
+        if (!rep) break;
+        if (rep->type == REDIS_REPLY_INTEGER) *n = rep->integer;
+        freeReplyObject(rep);
+        return 0;
+    }
+    default:
+        if (walk_request(r, req, false, &c) == 0) {
+            *n = c.matched;
+            return 0;
+        }
+        break;
+    }
+    snprintf(err, errlen, "Redis %s: %s", at_redis_describe(r), at_redis_error(r));
+    return -1;
+}
+
+static const char *kind_name(at_clear_kind k)
+{
+    switch (k) {
+    case AT_CLEAR_AFFINITY: return "clear_affinity";
+    case AT_CLEAR_API_KEYS: return "clear_api_keys";
+    case AT_CLEAR_ALL: return "clear_all";
+    case AT_CLEAR_PROVIDER: return "clear_provider";
+    case AT_CLEAR_MAPPINGS_ALL: return "clear_mappings";
+    case AT_CLEAR_MAPPING_NAME: return "clear_mapping";
+    case AT_CLEAR_PROVIDER_MAPPING: return "clear_provider_mapping";
+    }
+    return "?";
+}
+
+static const char *outcome_name(at_clear_outcome o)
+{
+    switch (o) {
+    case AT_CLEAR_DONE: return "done";
+    case AT_CLEAR_NOT_FOUND: return "not_found";
+    case AT_CLEAR_FAILED: return "failed";
+    case AT_CLEAR_REFUSED: return "refused";
+    }
+    return "?";
+}
+
+/* Is the server a replica? (then aethertop is read-only by itself) */
+static bool is_replica(at_redis *r)
+{
+    redisReply *rep = at_redis_commandf(r, "ROLE");
+    bool replica = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+                   rep->element[0]->type == REDIS_REPLY_STRING &&
+                   strcmp(rep->element[0]->str, "slave") == 0;
+    if (rep) freeReplyObject(rep);
+    return replica;
+}
+
+static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)
+{
+    batch_ctx c;
+    switch (req->kind) {
+    case AT_CLEAR_AFFINITY: {
+        char key[2048];
+        affinity_key_name(req, key, sizeof key);
+        const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1]};
+        redisReply *rep = at_redis_command(r, 5, argv, NULL);
+        res->examined = 1;
+        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+            res->outcome = AT_CLEAR_FAILED;
+            snprintf(res->error, sizeof res->error, "nothing deleted: Redis %s: %s",
+                     at_redis_describe(r), at_redis_error(r));
+        } else if (rep->integer < 0) {
+            res->outcome = AT_CLEAR_NOT_FOUND;
+        } else {
+            res->deleted = rep->integer;
+            res->outcome = AT_CLEAR_DONE;
+        }
+        if (rep) freeReplyObject(rep);
+        return;
+    }
+    case AT_CLEAR_MAPPING_NAME:
+    case AT_CLEAR_PROVIDER_MAPPING: {
+        char k[2][1024];
+        pair_keys(req, k[0], k[1]);
+        for (int i = 0; i < 2; i++) {
+            redisReply *rep = at_redis_commandf(r, "UNLINK %s", k[i]);
+            if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+                if (rep) freeReplyObject(rep);
+                res->outcome = AT_CLEAR_FAILED;
+                snprintf(res->error, sizeof res->error, "deleted %lld of the keys before Redis failed: %s",
+                         res->deleted, at_redis_error(r));
+                return;
+            }
+            if (rep->integer > 0) {
+                res->deleted += rep->integer;
+                note_deleted_key(res, k[i]);
+            }
+            freeReplyObject(rep);
+        }
+        res->outcome = AT_CLEAR_DONE;
+        return;
+    }
+    default:
+        if (walk_request(r, req, true, &c) < 0) {
+            res->outcome = AT_CLEAR_FAILED;
+            snprintf(res->error, sizeof res->error,
+                     "stopped part-way: %lld keys deleted, the rest not (Redis %s: %s); run it again to finish",
+                     c.deleted, at_redis_describe(r), at_redis_error(r));
+        } else {
+            res->outcome = AT_CLEAR_DONE;
+        }
+        res->deleted = c.deleted;
+        res->examined = c.examined;
+        return;
+    }
+}
+
+at_clear_outcome at_clear_execute(at_redis *r, const at_config *cfg, const at_clear_request *req,
+                                  at_clear_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (cfg->read_only) {
+        res->outcome = AT_CLEAR_REFUSED;
+        snprintf(res->error, sizeof res->error, "refused: read-only mode (--read-only or AETHERTOP_READ_ONLY)");
+        return res->outcome;
+    }
+    if (is_replica(r)) {
+        res->outcome = AT_CLEAR_REFUSED;
+        snprintf(res->error, sizeof res->error,
+                 "refused: %s is a replica; aethertop is read-only there", at_redis_describe(r));
+        return res->outcome;
+    }
+    at_audit audit;
+    char err[400];
+    if (at_audit_open(&audit, cfg->audit_log, err, sizeof err) < 0) {
+        res->outcome = AT_CLEAR_REFUSED;
+        snprintf(res->error, sizeof res->error, "refused: %s; nothing was deleted", err);
+        return res->outcome;
+    }
+    run(r, req, res);
+    if (at_audit_write(&audit, at_redis_describe(r), kind_name(req->kind), req->args, req->n_args,
+                       res->deleted, outcome_name(res->outcome), res->error) < 0) {
+        size_t l = strlen(res->error);
+        snprintf(res->error + l, sizeof res->error - l, "%swriting the audit log %s failed",
+                 l ? "; " : "", audit.path);
+        if (res->outcome == AT_CLEAR_DONE) res->outcome = AT_CLEAR_FAILED;
+    }
+    at_audit_close(&audit);
+    return res->outcome;
+}

@@ -1,0 +1,803 @@
+/* cli.c — the command-line face: one command per reference endpoint over the
+ * core library. Default output is an aligned table with keys masked; --json
+ * prints the reference endpoint's response body. Destructive commands count,
+ * confirm, then go through the one clear executor. */
+#include "aethertop/cli.h"
+#include "aethertop/cells.h"
+#include "aethertop/clear.h"
+#include "aethertop/mapping.h"
+#include "aethertop/pg.h"
+#include "aethertop/query.h"
+#include "aethertop/redis.h"
+#include "aethertop/report.h"
+#include "aethertop/secret.h"
+#include "aethertop/snapshot.h"
+#include "aethertop/stats.h"
+#include "aethertop/text.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    const at_config *cfg;
+    const at_cli_opts *o;
+    at_redis *r;
+    at_pg *pg;
+    at_fernet_key key;
+    bool have_key;
+} cli_ctx;
+
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errorf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *safe = at_text_sanitize(buf);
+    fprintf(stderr, "aethertop: %s\n", safe);
+    free(safe);
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int need_redis(cli_ctx *c)
+{
+    char err[512];
+    c->r = at_redis_open(c->cfg, err, sizeof err);
+    if (!c->r) {
+        errorf("%s", err);
+        return AT_EXIT_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* PostgreSQL is optional for Redis-only commands: warn and go on. */
+static void want_pg(cli_ctx *c)
+{
+    char err[512];
+    c->pg = at_pg_open(c->cfg, err, sizeof err);
+    if (!c->pg) errorf("warning: %s; showing raw ids", err);
+}
+
+static int need_pg(cli_ctx *c, const char *why)
+{
+    char err[512];
+    c->pg = at_pg_open(c->cfg, err, sizeof err);
+    if (!c->pg) {
+        errorf("cannot %s: %s", why, err);
+        return AT_EXIT_UNAVAILABLE;
+    }
+    return 0;
+}
+
+static const at_fernet_key *secret_key(cli_ctx *c)
+{
+    if (!c->have_key) c->have_key = at_fernet_key_derive(c->cfg->encryption_key, &c->key) >= 0;
+    return c->have_key ? &c->key : NULL;
+}
+
+static void print_json(const cJSON *doc)
+{
+    char *s = at_report_print(doc);
+    if (s) printf("%s\n", s);
+    free(s);
+}
+
+static at_snapshot *snapshot(cli_ctx *c, bool enrich, int *rc)
+{
+    char err[512];
+    at_snapshot_opts so = {.want_info = true};
+    at_snapshot *s = at_snapshot_build(c->r, enrich ? c->pg : NULL, enrich ? secret_key(c) : NULL, &so,
+                                       err, sizeof err);
+    if (!s) {
+        errorf("%s", err);
+        *rc = AT_EXIT_UNAVAILABLE;
+        return NULL;
+    }
+    if (enrich && c->pg && !s->enriched) errorf("warning: %s; showing raw ids", s->pg_error);
+    if (s->n_skipped) {
+        char why[512] = "";
+        size_t l = 0;
+        for (int i = AT_REC_NOT_JSON; i < AT_REC__COUNT; i++)
+            if (s->skipped[i])
+                l += (size_t)snprintf(why + l, sizeof why - l, "%s%zu %s", l ? ", " : "", s->skipped[i],
+                                      at_record_status_name((at_record_status)i));
+        errorf("%zu unreadable affinit%s skipped (%s)", s->n_skipped, s->n_skipped == 1 ? "y" : "ies", why);
+    }
+    return s;
+}
+
+/* ---- human tables ------------------------------------------------------------ */
+
+#define MAXCOLS 12
+
+typedef struct {
+    int ncols;
+    const char *head[MAXCOLS];
+    int cap[MAXCOLS];
+    bool right[MAXCOLS];
+    char **cells;
+    size_t nrows, rcap;
+} table;
+
+static void table_row(table *t, ...)
+{
+    if (t->nrows == t->rcap) {
+        t->rcap = t->rcap ? t->rcap * 2 : 64;
+        t->cells = realloc(t->cells, t->rcap * (size_t)t->ncols * sizeof *t->cells);
+        if (!t->cells) abort();
+    }
+    va_list ap;
+    va_start(ap, t);
+    for (int i = 0; i < t->ncols; i++) {
+        const char *v = va_arg(ap, const char *);
+        t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = at_text_sanitize(v ? v : "-");
+    }
+    va_end(ap);
+    t->nrows++;
+}
+
+static void table_print(table *t)
+{
+    int w[MAXCOLS];
+    for (int i = 0; i < t->ncols; i++) {
+        w[i] = at_cells_width(t->head[i]);
+        for (size_t r = 0; r < t->nrows; r++) {
+            int cw = at_cells_width(t->cells[r * (size_t)t->ncols + (size_t)i]);
+            if (cw > w[i]) w[i] = cw;
+        }
+        if (t->cap[i] && w[i] > t->cap[i]) w[i] = t->cap[i];
+    }
+    char buf[1024];
+    for (int i = 0; i < t->ncols; i++)
+        printf("%s%s", at_cells_fit(t->head[i], w[i], t->right[i], buf, sizeof buf), i + 1 < t->ncols ? "  " : "\n");
+    for (size_t r = 0; r < t->nrows; r++)
+        for (int i = 0; i < t->ncols; i++)
+            printf("%s%s", at_cells_fit(t->cells[r * (size_t)t->ncols + (size_t)i], w[i],
+                                        t->right[i], buf, sizeof buf),
+                   i + 1 < t->ncols ? "  " : "\n");
+    for (size_t k = 0; k < t->nrows * (size_t)t->ncols; k++) free(t->cells[k]);
+    free(t->cells);
+}
+
+static void fmt_ttl(double expire_at, double now, char *out, size_t n)
+{
+    if (isnan(expire_at)) { snprintf(out, n, "-"); return; }
+    double left = expire_at - now;
+    if (left <= 0) { snprintf(out, n, "expired"); return; }
+    long s = (long)left;
+    if (s >= 60) snprintf(out, n, "%ldm%02lds", s / 60, s % 60);
+    else snprintf(out, n, "%lds", s);
+}
+
+static void fmt_time(double t, char *out, size_t n)
+{
+    if (isnan(t)) { snprintf(out, n, "-"); return; }
+    time_t tt = (time_t)t;
+    struct tm tm;
+    localtime_r(&tt, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void fmt_count(long long v, char *out, size_t n)
+{
+    char raw[32];
+    snprintf(raw, sizeof raw, "%lld", v < 0 ? -v : v);
+    size_t len = strlen(raw), o = 0;
+    if (v < 0 && o + 1 < n) out[o++] = '-';
+    for (size_t i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0) out[o++] = ',';
+        out[o++] = raw[i];
+    }
+    out[o] = '\0';
+}
+
+static void print_rows(const at_snapshot *s, const at_selection *sel, size_t from, size_t count)
+{
+    table t = {.ncols = 11,
+               .head = {"USER", "KEY NAME", "USER KEY", "PROVIDER", "FORMAT", "PROVIDER KEY", "PROV KEY",
+                        "MODEL", "REQS", "TTL", "CREATED"},
+               .cap = {20, 18, 20, 18, 10, 18, 20, 28, 0, 0, 0},
+               .right = {[8] = true, [9] = true}};
+    double now = wall_now();
+    for (size_t i = from; i < sel->n && i < from + count; i++) {
+        const at_affinity *a = &s->rows[sel->idx[i]];
+        const at_api_key *k = at_row_api_key(s, a);
+        const at_user *u = at_row_user(s, a);
+        const at_provider *p = at_row_provider(s, a);
+        const at_provider_key *pk = at_row_provider_key(s, a);
+        const at_global_model *g = at_row_global_model(s, a);
+        char reqs[32], ttl[32], created[32];
+        snprintf(reqs, sizeof reqs, "%lld", (long long)a->request_count);
+        fmt_ttl(a->expire_at, now, ttl, sizeof ttl);
+        fmt_time(a->created_at, created, sizeof created);
+        table_row(&t, u ? u->username : (k ? k->user_id : a->affinity_key), k ? k->name : NULL,
+                  k ? k->masked : NULL, p ? p->display_name : a->provider_id, a->api_format,
+                  pk ? pk->name : a->key_id, pk ? pk->masked : NULL,
+                  g ? (g->display_name ? g->display_name : g->name) : a->model_name, reqs, ttl, created);
+    }
+    table_print(&t);
+}
+
+/* ---- read commands --------------------------------------------------------------- */
+
+static int cmd_config(cli_ctx *c)
+{
+    cJSON *doc = at_report_config();
+    if (c->o->json) {
+        print_json(doc);
+    } else {
+        cJSON *d = cJSON_GetObjectItem(doc, "data");
+        cJSON *dc = cJSON_GetObjectItem(cJSON_GetObjectItem(d, "dynamic_reservation"), "config");
+        printf("cache TTL                     %d s\n", cJSON_GetObjectItem(d, "cache_ttl_seconds")->valueint);
+        printf("static reservation ratio      %g\n", cJSON_GetObjectItem(d, "cache_reservation_ratio")->valuedouble);
+        printf("dynamic reservation           enabled\n");
+        cJSON *it;
+        cJSON_ArrayForEach(it, dc) printf("  %-28s%g\n", it->string, it->valuedouble);
+    }
+    cJSON_Delete(doc);
+    return 0;
+}
+
+static void print_counts(const char *title, const at_count_list *l, size_t max)
+{
+    printf("\n%s\n", title);
+    table t = {.ncols = 3, .head = {"NAME", "AFFINITIES", "REQUESTS"}, .cap = {40, 0, 0}, .right = {false, true, true}};
+    for (size_t i = 0; i < l->n && i < max; i++) {
+        char n[32], r[32];
+        fmt_count(l->items[i].count, n, sizeof n);
+        fmt_count(l->items[i].requests, r, sizeof r);
+        table_row(&t, l->items[i].label, n, r);
+    }
+    table_print(&t);
+    if (l->n > max) printf("… and %zu more\n", l->n - max);
+}
+
+static void human_bytes(long long b, char *out, size_t n)
+{
+    if (b < 0) snprintf(out, n, "?");
+    else if (b >= 1 << 30) snprintf(out, n, "%.1f GiB", b / 1073741824.0);
+    else if (b >= 1 << 20) snprintf(out, n, "%.1f MiB", b / 1048576.0);
+    else snprintf(out, n, "%.1f KiB", b / 1024.0);
+}
+
+static int cmd_stats(cli_ctx *c, bool metrics)
+{
+    int rc = need_redis(c);
+    if (rc) return rc;
+    want_pg(c);
+    at_snapshot *s = snapshot(c, true, &rc);
+    if (!s) return rc;
+    at_stats st;
+    at_stats_compute(s, NULL, wall_now(), &st);
+    if (metrics) {
+        char *text = at_report_metrics(s, &st);
+        fputs(text, stdout);
+        free(text);
+    } else if (c->o->json) {
+        cJSON *doc = at_report_stats(s, &st);
+        print_json(doc);
+        cJSON_Delete(doc);
+    } else {
+        char a[32], b[32], m[32];
+        fmt_count(st.active, a, sizeof a);
+        fmt_count(st.total_requests, b, sizeof b);
+        printf("Redis %s  role %s  version %s\n", at_redis_describe(c->r), s->info.role, s->info.version);
+        human_bytes(s->info.used_memory, m, sizeof m);
+        printf("memory %s  clients %lld  ops/s %lld  keys %lld  hits %lld  misses %lld  evicted %lld  expired %lld\n",
+               m, s->info.connected_clients, s->info.ops_per_sec, s->info.dbsize, s->info.keyspace_hits,
+               s->info.keyspace_misses, s->info.evicted_keys, s->info.expired_keys);
+        printf("\nactive affinities %s   requests %s   expired-but-present %lld   unreadable %lld\n", a, b,
+               st.expired_present, st.unreadable);
+        printf("TTL left:");
+        static const char *const labels[AT_TTL_BUCKETS] = {"<30s", "<1m", "<2m", "<5m", ">=5m"};
+        for (int i = 0; i < AT_TTL_BUCKETS; i++) printf("  %s %lld", labels[i], st.ttl_buckets[i]);
+        printf("\n");
+        print_counts("By API format", &st.by_format, 20);
+        print_counts("Top providers", &st.by_provider, 10);
+        print_counts("Top models", &st.by_model, 10);
+        print_counts("Top users", &st.by_user, 10);
+    }
+    at_stats_free(&st);
+    at_snapshot_free(s);
+    return 0;
+}
+
+static int cmd_list(cli_ctx *c, const char *keyword)
+{
+    int limit = c->o->limit >= 0 ? c->o->limit : AT_LIMIT_DEFAULT;
+    int offset = c->o->offset >= 0 ? c->o->offset : 0;
+    int rc = need_redis(c);
+    if (rc) return rc;
+    if (keyword && *keyword) {
+        if ((rc = need_pg(c, "resolve the keyword"))) return rc;
+    } else {
+        want_pg(c);
+    }
+    at_keyword kw;
+    char err[512];
+    if (at_keyword_resolve(c->pg, keyword, &kw, err, sizeof err) < 0) {
+        errorf("cannot resolve the keyword: %s", err);
+        return AT_EXIT_UNAVAILABLE;
+    }
+    at_snapshot *s = snapshot(c, true, &rc);
+    if (!s) { at_keyword_free(&kw); return rc; }
+    at_filter f = {.keyword = &kw, .now = wall_now()};
+    at_selection sel;
+    at_query_filter(s, &f, &sel);
+    at_query_sort(s, &sel, AT_SORT_DEFAULT);
+    if (c->o->json) {
+        cJSON *doc = at_report_list(s, &sel, limit, offset, kw.matched_user_id);
+        print_json(doc);
+        cJSON_Delete(doc);
+    } else {
+        print_rows(s, &sel, (size_t)offset, (size_t)limit);
+        size_t shown = sel.n > (size_t)offset ? sel.n - (size_t)offset : 0;
+        if (shown > (size_t)limit) shown = (size_t)limit;
+        char total[32];
+        fmt_count((long long)sel.n, total, sizeof total);
+        if (shown) printf("rows %d–%zu of %s", offset + 1, (size_t)offset + shown, total);
+        else printf("no rows (of %s)", total);
+        if (kw.matched_user_id) printf(" · user %s", kw.matched_user_id);
+        printf("\n");
+    }
+    at_selection_free(&sel);
+    at_snapshot_free(s);
+    at_keyword_free(&kw);
+    return 0;
+}
+
+static int not_found(cli_ctx *c, const char *detail, const char *english)
+{
+    if (c->o->json) {
+        cJSON *doc = at_report_detail(detail);
+        print_json(doc);
+        cJSON_Delete(doc);
+    }
+    errorf("%s", english);
+    return AT_EXIT_NOT_FOUND;
+}
+
+static int cmd_affinity(cli_ctx *c, const char *ident)
+{
+    int rc = need_pg(c, "resolve the user");
+    if (rc) return rc;
+    at_user_info u;
+    char err[512];
+    int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
+    if (found < 0) { errorf("cannot resolve the user: %s", err); return AT_EXIT_UNAVAILABLE; }
+    if (!found) {
+        char detail[1200], en[1200];
+        snprintf(detail, sizeof detail, "无法识别的用户标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident);
+        snprintf(en, sizeof en, "no user, email, user id or API key id matches \"%s\"", ident);
+        return not_found(c, detail, en);
+    }
+    if ((rc = need_redis(c))) { at_user_info_free(&u); return rc; }
+    at_snapshot *s = snapshot(c, true, &rc);
+    if (!s) { at_user_info_free(&u); return rc; }
+    at_keyword kw = {.kind = AT_MATCH_USER, .key_ids = u.key_ids, .n_key_ids = u.n_key_ids};
+    at_filter f = {.keyword = &kw, .now = wall_now()};
+    at_selection sel;
+    at_query_filter(s, &f, &sel);
+    at_query_sort(s, &sel, AT_SORT_DEFAULT);
+    if (c->o->json) {
+        cJSON *doc = at_report_user_affinity(s, &u, &sel);
+        print_json(doc);
+        cJSON_Delete(doc);
+    } else {
+        char *name = at_text_sanitize(u.username ? u.username : "-");
+        char *mail = at_text_sanitize(u.email ? u.email : "-");
+        printf("user %s <%s>  id %s  api keys %zu  affinities %zu\n", name, mail, u.user_id, u.n_key_ids, sel.n);
+        free(name);
+        free(mail);
+        if (sel.n) print_rows(s, &sel, 0, sel.n);
+    }
+    at_selection_free(&sel);
+    at_snapshot_free(s);
+    at_user_info_free(&u);
+    return 0;
+}
+
+static int cmd_mappings(cli_ctx *c)
+{
+    int rc = need_redis(c);
+    if (rc) return rc;
+    want_pg(c);
+    at_mapping_stats m;
+    char err[512];
+    if (at_mapping_stats_build(c->r, c->pg, &m, err, sizeof err) < 0) {
+        errorf("%s", err);
+        return AT_EXIT_UNAVAILABLE;
+    }
+    if (c->o->json) {
+        cJSON *doc = at_report_mappings(&m);
+        print_json(doc);
+        cJSON_Delete(doc);
+    } else {
+        printf("model mapping cache: %lld keys (TTL %d s)\n", m.total_keys, AT_MODEL_CACHE_TTL);
+        printf("  model:id %lld  model:provider_global %lld  global_model:id %lld  global_model:name %lld  "
+               "global_model:resolve %lld\n",
+               m.model_by_id, m.model_by_provider_global, m.global_model_by_id, m.global_model_by_name,
+               m.global_model_resolve);
+        printf("\nName mappings (%zu)\n", m.n_mappings);
+        table t = {.ncols = 4, .head = {"REQUESTED NAME", "GLOBAL MODEL", "PROVIDERS", "TTL"},
+                   .cap = {40, 40, 50, 0}, .right = {[3] = true}};
+        for (size_t i = 0; i < m.n_mappings; i++) {
+            char prov[512] = "", ttl[16];
+            size_t l = 0;
+            for (size_t j = 0; j < m.mappings[i].n_providers && l < sizeof prov; j++)
+                l += (size_t)snprintf(prov + l, sizeof prov - l, "%s%s", j ? ", " : "", m.mappings[i].providers[j]);
+            snprintf(ttl, sizeof ttl, "%lld", m.mappings[i].ttl);
+            table_row(&t, m.mappings[i].mapping_name, m.mappings[i].global_model_name, prov,
+                      m.mappings[i].ttl > 0 ? ttl : "-");
+        }
+        table_print(&t);
+        printf("\nProvider mappings (%zu)\n", m.n_provider_mappings);
+        table p = {.ncols = 5, .head = {"PROVIDER", "GLOBAL MODEL", "PROVIDER MODEL", "TTL", "HITS"},
+                   .cap = {30, 40, 40, 0, 0}, .right = {[3] = true, [4] = true}};
+        for (size_t i = 0; i < m.n_provider_mappings; i++) {
+            char ttl[16], hits[32];
+            snprintf(ttl, sizeof ttl, "%lld", m.provider_mappings[i].ttl);
+            snprintf(hits, sizeof hits, "%lld", m.provider_mappings[i].hit_count);
+            table_row(&p, m.provider_mappings[i].provider_name, m.provider_mappings[i].global_model_name,
+                      m.provider_mappings[i].provider_model_name, m.provider_mappings[i].ttl > 0 ? ttl : "-", hits);
+        }
+        table_print(&p);
+        printf("\nUnmapped (%zu)\n", m.n_unmapped);
+        table un = {.ncols = 3, .head = {"REQUESTED NAME", "STATUS", "TTL"}, .cap = {60, 0, 0}, .right = {[2] = true}};
+        for (size_t i = 0; i < m.n_unmapped; i++) {
+            char ttl[16];
+            snprintf(ttl, sizeof ttl, "%lld", m.unmapped[i].ttl);
+            table_row(&un, m.unmapped[i].mapping_name, m.unmapped[i].status, m.unmapped[i].ttl > 0 ? ttl : "-");
+        }
+        table_print(&un);
+        if (m.warning[0]) errorf("warning: %s", m.warning);
+    }
+    at_mapping_stats_free(&m);
+    return 0;
+}
+
+/* ---- destructive commands ------------------------------------------------------ */
+
+static int confirm(cli_ctx *c, long long n, const char *what)
+{
+    if (c->o->yes) return 0;
+    if (!isatty(STDIN_FILENO)) {
+        errorf("refusing to clear %lld %s: stdin is not a terminal; pass --yes to confirm", n, what);
+        return AT_EXIT_REFUSED;
+    }
+    fprintf(stderr, "Type yes to clear %lld %s: ", n, what);
+    fflush(stderr);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin)) line[0] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strcmp(line, "yes") != 0) {
+        errorf("not confirmed; nothing was cleared");
+        return AT_EXIT_REFUSED;
+    }
+    return 0;
+}
+
+/* Count, confirm, execute; returns an exit status and fills res. */
+static int run_clear(cli_ctx *c, const at_clear_request *req, const char *what, at_clear_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (c->cfg->read_only) {
+        errorf("refused: read-only mode (--read-only or AETHERTOP_READ_ONLY); nothing was cleared");
+        return AT_EXIT_REFUSED;
+    }
+    long long n = 0;
+    char err[512];
+    if (!c->o->yes) {
+        if (at_clear_count(c->r, req, &n, err, sizeof err) < 0) {
+            errorf("%s", err);
+            return AT_EXIT_UNAVAILABLE;
+        }
+        int rc = confirm(c, n, what);
+        if (rc) return rc;
+    }
+    switch (at_clear_execute(c->r, c->cfg, req, res)) {
+    case AT_CLEAR_DONE: return 0;
+    case AT_CLEAR_NOT_FOUND: return AT_EXIT_NOT_FOUND;
+    case AT_CLEAR_REFUSED: errorf("%s", res->error); return AT_EXIT_REFUSED;
+    case AT_CLEAR_FAILED: default: errorf("%s", res->error); return AT_EXIT_UNAVAILABLE;
+    }
+}
+
+static void emit(cli_ctx *c, cJSON *doc, const char *human)
+{
+    if (c->o->json) print_json(doc);
+    else {
+        char *safe = at_text_sanitize(human);
+        printf("%s\n", safe);
+        free(safe);
+    }
+    cJSON_Delete(doc);
+}
+
+static cJSON *ok_doc(const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    cJSON_AddStringToObject(o, "message", message);
+    return o;
+}
+
+static int clear_user(cli_ctx *c, const char *ident)
+{
+    int rc = need_pg(c, "resolve the user");
+    if (rc) return rc;
+    if ((rc = need_redis(c))) return rc;
+    char err[512], msg[1024], human[1024];
+    at_api_key_info k;
+    int is_key = at_lookup_api_key(c->pg, ident, &k, err, sizeof err);
+    if (is_key < 0) { errorf("cannot resolve the user: %s", err); return AT_EXIT_UNAVAILABLE; }
+    at_user_info u;
+    memset(&u, 0, sizeof u);
+    const char *one[1];
+    at_clear_request req = {.kind = AT_CLEAR_API_KEYS};
+    if (is_key) {
+        int found = k.user_id ? at_resolve_user(c->pg, k.user_id, &u, err, sizeof err) : 0;
+        if (found < 0) { errorf("cannot resolve the user: %s", err); at_api_key_info_free(&k); return AT_EXIT_UNAVAILABLE; }
+        one[0] = k.id;
+        req.args = one;
+        req.n_args = 1;
+        req.label = ident;
+    } else {
+        int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
+        if (found < 0) { errorf("cannot resolve the user: %s", err); return AT_EXIT_UNAVAILABLE; }
+        if (!found) {
+            char detail[1200], en[1200];
+            snprintf(detail, sizeof detail, "无法识别的标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident);
+            snprintf(en, sizeof en, "no user, email, user id or API key id matches \"%s\"", ident);
+            return not_found(c, detail, en);
+        }
+        req.args = (const char *const *)u.key_ids;
+        req.n_args = u.n_key_ids;
+        req.label = ident;
+    }
+    at_clear_result res;
+    rc = run_clear(c, &req, "affinities", &res);
+    if (rc == 0) {
+        cJSON *doc;
+        cJSON *info = cJSON_CreateObject();
+        if (is_key) {
+            snprintf(msg, sizeof msg, "已清除 API Key %s 的缓存亲和性", k.name ? k.name : "None");
+            snprintf(human, sizeof human, "Cleared %lld affinities of API key %s (%s) of user %s.", res.deleted,
+                     k.name ? k.name : "-", k.id, u.username ? u.username : (k.user_id ? k.user_id : "-"));
+            doc = ok_doc(msg);
+            cJSON_AddItemToObject(info, "user_id", at_json_string_or_null(k.user_id));
+            cJSON_AddItemToObject(info, "username", at_json_string_or_null(u.username));
+            cJSON_AddItemToObject(info, "email", at_json_string_or_null(u.email));
+            cJSON_AddItemToObject(info, "api_key_id", at_json_string_or_null(k.id));
+            cJSON_AddItemToObject(info, "api_key_name", at_json_string_or_null(k.name));
+        } else {
+            snprintf(msg, sizeof msg, "已清除用户 %s 的所有缓存亲和性", u.username ? u.username : "None");
+            snprintf(human, sizeof human, "Cleared %lld affinities of user %s <%s> (%zu API keys).", res.deleted,
+                     u.username ? u.username : "-", u.email ? u.email : "-", u.n_key_ids);
+            doc = ok_doc(msg);
+            cJSON_AddItemToObject(info, "user_id", at_json_string_or_null(u.user_id));
+            cJSON_AddItemToObject(info, "username", at_json_string_or_null(u.username));
+            cJSON_AddItemToObject(info, "email", at_json_string_or_null(u.email));
+        }
+        cJSON_AddItemToObject(doc, "user_info", info);
+        cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
+        emit(c, doc, human);
+    }
+    at_clear_result_free(&res);
+    at_user_info_free(&u);
+    if (is_key) at_api_key_info_free(&k);
+    return rc;
+}
+
+static int clear_affinity(cli_ctx *c, char **args)
+{
+    int rc = need_redis(c);
+    if (rc) return rc;
+    const char *argv4[4] = {args[0], args[1], args[2], args[3]};
+    at_clear_request req = {.kind = AT_CLEAR_AFFINITY, .args = argv4, .n_args = 4};
+    long long n = 0;
+    char err[512];
+    if (at_clear_count(c->r, &req, &n, err, sizeof err) < 0) { errorf("%s", err); return AT_EXIT_UNAVAILABLE; }
+    if (n == 0 && !c->cfg->read_only)
+        return not_found(c, "未找到指定的缓存亲和性记录",
+                         "no such affinity (missing, or its endpoint_id differs)");
+    at_clear_result res;
+    rc = run_clear(c, &req, "affinity", &res);
+    if (rc == AT_EXIT_NOT_FOUND) {
+        at_clear_result_free(&res);
+        return not_found(c, "未找到指定的缓存亲和性记录", "no such affinity (missing, or its endpoint_id differs)");
+    }
+    if (rc == 0) {
+        char name[256] = "", msg[512], human[1024];
+        at_pg *pg = at_pg_open(c->cfg, err, sizeof err);
+        if (pg) {
+            at_api_key_info k;
+            if (at_lookup_api_key(pg, args[0], &k, err, sizeof err) == 1 && k.name)
+                snprintf(name, sizeof name, "%s", k.name);
+            if (k.id) at_api_key_info_free(&k);
+            at_pg_close(pg);
+        }
+        if (!name[0]) snprintf(name, sizeof name, "%.8s", args[0]);
+        snprintf(msg, sizeof msg, "已清除缓存亲和性: %s", name);
+        snprintf(human, sizeof human, "Cleared 1 affinity: %s %s %s (endpoint %s).", args[0], args[3], args[2], args[1]);
+        cJSON *doc = ok_doc(msg);
+        cJSON_AddStringToObject(doc, "affinity_key", args[0]);
+        cJSON_AddStringToObject(doc, "endpoint_id", args[1]);
+        cJSON_AddStringToObject(doc, "model_id", args[2]);
+        cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
+        emit(c, doc, human);
+    }
+    at_clear_result_free(&res);
+    return rc;
+}
+
+static int clear_all(cli_ctx *c)
+{
+    int rc = need_redis(c);
+    if (rc) return rc;
+    at_clear_request req = {.kind = AT_CLEAR_ALL};
+    at_clear_result res;
+    rc = run_clear(c, &req, "affinities", &res);
+    if (rc == 0) {
+        char human[128];
+        snprintf(human, sizeof human, "Cleared all affinities: %lld keys.", res.deleted);
+        cJSON *doc = ok_doc("已清除所有缓存亲和性");
+        cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
+        emit(c, doc, human);
+    }
+    at_clear_result_free(&res);
+    return rc;
+}
+
+static int clear_provider(cli_ctx *c, const char *provider_id)
+{
+    int rc = need_redis(c);
+    if (rc) return rc;
+    const char *args[1] = {provider_id};
+    at_clear_request req = {.kind = AT_CLEAR_PROVIDER, .args = args, .n_args = 1};
+    at_clear_result res;
+    rc = run_clear(c, &req, "affinities", &res);
+    if (rc == 0) {
+        char human[512];
+        snprintf(human, sizeof human, "Cleared %lld affinities of provider %s.", res.deleted, provider_id);
+        cJSON *doc = ok_doc("已清除Provider的缓存亲和性");
+        cJSON_AddStringToObject(doc, "provider_id", provider_id);
+        cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
+        emit(c, doc, human);
+    }
+    at_clear_result_free(&res);
+    return rc;
+}
+
+static cJSON *key_list(const at_clear_result *res)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < res->n_deleted_keys; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(res->deleted_keys[i]));
+    return arr;
+}
+
+static int clear_mappings(cli_ctx *c, int kind, char **args)
+{
+    int rc = need_redis(c);
+    if (rc) return rc;
+    const char *a[2] = {args ? args[0] : NULL, args && kind == AT_CLEAR_PROVIDER_MAPPING ? args[1] : NULL};
+    at_clear_request req = {.kind = (at_clear_kind)kind, .args = a,
+                            .n_args = kind == AT_CLEAR_MAPPINGS_ALL ? 0 : kind == AT_CLEAR_MAPPING_NAME ? 1 : 2};
+    at_clear_result res;
+    rc = run_clear(c, &req, "mapping cache keys", &res);
+    if (rc == 0) {
+        char msg[1024], human[1024];
+        cJSON *doc;
+        if (kind == AT_CLEAR_MAPPINGS_ALL) {
+            doc = ok_doc("已清除所有模型映射缓存");
+            cJSON_AddNumberToObject(doc, "deleted_count", (double)res.deleted);
+            snprintf(human, sizeof human, "Cleared the model mapping cache: %lld keys.", res.deleted);
+        } else if (kind == AT_CLEAR_MAPPING_NAME) {
+            snprintf(msg, sizeof msg, "已清除模型 %s 的映射缓存", a[0]);
+            doc = ok_doc(msg);
+            cJSON_AddStringToObject(doc, "model_name", a[0]);
+            cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
+            snprintf(human, sizeof human, "Cleared %lld mapping cache keys of model name %s.", res.deleted, a[0]);
+        } else {
+            doc = ok_doc("已清除 Provider 模型映射缓存");
+            cJSON_AddStringToObject(doc, "provider_id", a[0]);
+            cJSON_AddStringToObject(doc, "global_model_id", a[1]);
+            cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
+            snprintf(human, sizeof human, "Cleared %lld mapping cache keys of provider %s / global model %s.",
+                     res.deleted, a[0], a[1]);
+        }
+        emit(c, doc, human);
+        if (!c->o->json)
+            for (size_t i = 0; i < res.n_deleted_keys; i++) {
+                char *safe = at_text_sanitize(res.deleted_keys[i]);
+                printf("  %s\n", safe);
+                free(safe);
+            }
+    }
+    at_clear_result_free(&res);
+    return rc;
+}
+
+static int usage_error(const char *msg)
+{
+    errorf("%s (see aethertop --help)", msg);
+    return AT_EXIT_USAGE;
+}
+
+static int cmd_clear(cli_ctx *c, int argc, char **argv)
+{
+    if (argc < 2) return usage_error("clear needs a target: user, affinity, all, provider, mappings, mapping, provider-mapping");
+    const char *what = argv[1];
+    int nargs = argc - 2;
+    char **args = argv + 2;
+    if (strcmp(what, "user") == 0) {
+        if (nargs != 1) return usage_error("usage: aethertop clear user IDENTIFIER");
+        return clear_user(c, args[0]);
+    }
+    if (strcmp(what, "affinity") == 0) {
+        if (nargs != 4) return usage_error("usage: aethertop clear affinity AFFINITY_KEY ENDPOINT_ID MODEL_ID API_FORMAT");
+        return clear_affinity(c, args);
+    }
+    if (strcmp(what, "all") == 0) {
+        if (nargs != 0) return usage_error("usage: aethertop clear all");
+        return clear_all(c);
+    }
+    if (strcmp(what, "provider") == 0) {
+        if (nargs != 1) return usage_error("usage: aethertop clear provider PROVIDER_ID");
+        return clear_provider(c, args[0]);
+    }
+    if (strcmp(what, "mappings") == 0) {
+        if (nargs != 0) return usage_error("usage: aethertop clear mappings");
+        return clear_mappings(c, AT_CLEAR_MAPPINGS_ALL, NULL);
+    }
+    if (strcmp(what, "mapping") == 0) {
+        if (nargs != 1) return usage_error("usage: aethertop clear mapping MODEL_NAME");
+        return clear_mappings(c, AT_CLEAR_MAPPING_NAME, args);
+    }
+    if (strcmp(what, "provider-mapping") == 0) {
+        if (nargs != 2) return usage_error("usage: aethertop clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID");
+        return clear_mappings(c, AT_CLEAR_PROVIDER_MAPPING, args);
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "unknown clear target \"%.64s\"", what);
+    return usage_error(msg);
+}
+
+int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **argv)
+{
+    cli_ctx c = {.cfg = cfg, .o = opts};
+    const char *cmd = argv[0];
+    int rc;
+    if (opts->limit >= 0 && (opts->limit < AT_LIMIT_MIN || opts->limit > AT_LIMIT_MAX))
+        return usage_error("--limit must be between 1 and 1000");
+    if ((opts->limit >= 0 || opts->offset >= 0) && strcmp(cmd, "list") != 0)
+        return usage_error("--limit and --offset apply to list only");
+    if (strcmp(cmd, "stats") == 0 && argc == 1) rc = cmd_stats(&c, false);
+    else if (strcmp(cmd, "metrics") == 0 && argc == 1) rc = cmd_stats(&c, true);
+    else if (strcmp(cmd, "config") == 0 && argc == 1) rc = cmd_config(&c);
+    else if (strcmp(cmd, "list") == 0 && argc <= 2) rc = cmd_list(&c, argc == 2 ? argv[1] : NULL);
+    else if (strcmp(cmd, "affinity") == 0 && argc == 2) rc = cmd_affinity(&c, argv[1]);
+    else if (strcmp(cmd, "mappings") == 0 && argc == 1) rc = cmd_mappings(&c);
+    else if (strcmp(cmd, "clear") == 0) rc = cmd_clear(&c, argc, argv);
+    else {
+        char msg[256];
+        snprintf(msg, sizeof msg, "unknown command or wrong arguments: \"%.64s\"", cmd);
+        rc = usage_error(msg);
+    }
+    at_redis_close(c.r);
+    at_pg_close(c.pg);
+    return rc;
+}

@@ -1,0 +1,457 @@
+/* redis.c — the Redis connection: our own socket (TCP or unix, optionally
+ * wrapped in OpenSSL for rediss://) carrying hiredis's command formatter and
+ * protocol reader. Every wait is a poll() bounded by the configured timeout,
+ * so a slow or dead server can never hang the caller. Sentinel discovery,
+ * AUTH and SELECT happen in at_redis_open. */
+#include "aethertop/redis.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+struct at_redis {
+    int fd;
+    SSL_CTX *ssl_ctx;
+    SSL *ssl;
+    redisReader *reader;
+    char *out;
+    size_t out_len, out_cap;
+    int timeout_ms;
+    bool broken;
+    char err[256];
+    char describe[320];
+    unsigned long long round_trips;
+    bool sent_since_read;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_err(at_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+}
+
+static void fail(at_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+    r->broken = true;
+}
+
+/* Wait for fd readiness until deadline. 1 ready, 0 timeout, -1 error. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, (int)left);
+        if (rc > 0) return 1;
+        if (rc == 0) return 0;
+        if (errno != EINTR) return -1;
+    }
+}
+
+static int connect_fd(at_redis *r, const char *host, int port, const char *path, long long deadline)
+{
+    int fd = -1;
+    if (path) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof sa.sun_path) {
+            fail(r, "unix socket path too long");
+            return -1;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)) {
+            fail(r, "cannot connect to unix:%s: %s", path, strerror(errno));
+            if (fd >= 0) close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0) {
+        fail(r, "cannot resolve %s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int last_errno = 0;
+    bool timed_out = false;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) { last_errno = errno; continue; }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
+        if (errno == EINPROGRESS) {
+            int w = wait_fd(fd, POLLOUT, deadline);
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            if (w == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) break;
+            if (w == 0) timed_out = true;
+            last_errno = soerr ? soerr : errno;
+        } else {
+            last_errno = errno;
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        if (timed_out)
+            fail(r, "cannot connect to %s:%d: timed out after %d ms", host, port, r->timeout_ms);
+        else
+            fail(r, "cannot connect to %s:%d: %s", host, port, strerror(last_errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static const char *ssl_reason(void)
+{
+    unsigned long e = ERR_get_error();
+    const char *s = e ? ERR_reason_error_string(e) : NULL;
+    return s ? s : "TLS error";
+}
+
+static int tls_start(at_redis *r, const at_config *cfg, const char *host, long long deadline)
+{
+    r->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!r->ssl_ctx) { fail(r, "TLS: %s", ssl_reason()); return -1; }
+    SSL_CTX_set_min_proto_version(r->ssl_ctx, TLS1_2_VERSION);
+    if (cfg->redis_ca) {
+        if (SSL_CTX_load_verify_locations(r->ssl_ctx, cfg->redis_ca, NULL) != 1) {
+            fail(r, "TLS: cannot load CA file %s: %s", cfg->redis_ca, ssl_reason());
+            return -1;
+        }
+    } else {
+        SSL_CTX_set_default_verify_paths(r->ssl_ctx);
+    }
+    if (cfg->redis_cert) {
+        if (SSL_CTX_use_certificate_chain_file(r->ssl_ctx, cfg->redis_cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(r->ssl_ctx, cfg->redis_key ? cfg->redis_key : cfg->redis_cert,
+                                        SSL_FILETYPE_PEM) != 1) {
+            fail(r, "TLS: cannot load client certificate/key: %s", ssl_reason());
+            return -1;
+        }
+    }
+    SSL_CTX_set_verify(r->ssl_ctx, cfg->tls_insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    r->ssl = SSL_new(r->ssl_ctx);
+    if (!r->ssl) { fail(r, "TLS: %s", ssl_reason()); return -1; }
+    SSL_set_fd(r->ssl, r->fd);
+    SSL_set_tlsext_host_name(r->ssl, host);
+    if (!cfg->tls_insecure) SSL_set1_host(r->ssl, host);
+    for (;;) {
+        int rc = SSL_connect(r->ssl);
+        if (rc == 1) return 0;
+        int e = SSL_get_error(r->ssl, rc);
+        short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        if (!ev) {
+            long vr = SSL_get_verify_result(r->ssl);
+            if (vr != X509_V_OK)
+                fail(r, "TLS: certificate of %s not accepted: %s", host, X509_verify_cert_error_string(vr));
+            else
+                fail(r, "TLS handshake with %s failed: %s", host, ssl_reason());
+            return -1;
+        }
+        if (wait_fd(r->fd, ev, deadline) != 1) {
+            fail(r, "TLS handshake with %s timed out", host);
+            return -1;
+        }
+    }
+}
+
+static at_redis *redis_new(int timeout_ms)
+{
+    at_redis *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->fd = -1;
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : AT_DEFAULT_TIMEOUT_MS;
+    r->reader = redisReaderCreate();
+    r->reader->maxbuf = 0;
+    return r;
+}
+
+void at_redis_close(at_redis *r)
+{
+    if (!r) return;
+    if (r->ssl) SSL_free(r->ssl);
+    if (r->ssl_ctx) SSL_CTX_free(r->ssl_ctx);
+    if (r->fd >= 0) close(r->fd);
+    if (r->reader) redisReaderFree(r->reader);
+    free(r->out);
+    free(r);
+}
+
+static void out_push(at_redis *r, const char *cmd, size_t len)
+{
+    if (r->out_len + len > r->out_cap) {
+        size_t ncap = r->out_cap ? r->out_cap : 4096;
+        while (ncap < r->out_len + len) ncap *= 2;
+        char *n = realloc(r->out, ncap);
+        if (!n) abort();
+        r->out = n;
+        r->out_cap = ncap;
+    }
+    memcpy(r->out + r->out_len, cmd, len);
+    r->out_len += len;
+}
+
+int at_redis_append(at_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+    if (r->broken) return -1;
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0) { set_err(r, "cannot format command"); return -1; }
+    out_push(r, cmd, (size_t)len);
+    free(cmd);
+    return 0;
+}
+
+static ssize_t io_write(at_redis *r, const char *buf, size_t n, short *want)
+{
+    *want = POLLOUT;
+    if (r->ssl) {
+        int rc = SSL_write(r->ssl, buf, (int)n);
+        if (rc > 0) return rc;
+        int e = SSL_get_error(r->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ) { *want = POLLIN; return 0; }
+        if (e == SSL_ERROR_WANT_WRITE) return 0;
+        errno = EPIPE;
+        return -1;
+    }
+    ssize_t w = send(r->fd, buf, n, MSG_NOSIGNAL);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    return w;
+}
+
+static ssize_t io_read(at_redis *r, char *buf, size_t n, short *want)
+{
+    *want = POLLIN;
+    if (r->ssl) {
+        int rc = SSL_read(r->ssl, buf, (int)n);
+        if (rc > 0) return rc;
+        int e = SSL_get_error(r->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ) return 0;
+        if (e == SSL_ERROR_WANT_WRITE) { *want = POLLOUT; return 0; }
+        if (e == SSL_ERROR_ZERO_RETURN) return -2;
+        errno = ECONNRESET;
+        return -1;
+    }
+    ssize_t got = recv(r->fd, buf, n, 0);
+    if (got == 0) return -2;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    return got;
+}
+
+static int flush_out(at_redis *r, long long deadline)
+{
+    size_t off = 0;
+    while (off < r->out_len) {
+        short want;
+        ssize_t w = io_write(r, r->out + off, r->out_len - off, &want);
+        if (w < 0) { fail(r, "connection lost while sending: %s", strerror(errno)); return -1; }
+        if (w == 0) {
+            int rc = wait_fd(r->fd, want, deadline);
+            if (rc == 0) { fail(r, "timed out after %d ms sending to Redis", r->timeout_ms); return -1; }
+            if (rc < 0) { fail(r, "poll: %s", strerror(errno)); return -1; }
+            continue;
+        }
+        off += (size_t)w;
+    }
+    if (r->out_len) {
+        r->round_trips++;
+        r->sent_since_read = true;
+    }
+    r->out_len = 0;
+    return 0;
+}
+
+redisReply *at_redis_read(at_redis *r)
+{
+    if (r->broken) return NULL;
+    long long deadline = now_ms() + r->timeout_ms;
+    if (flush_out(r, deadline) < 0) return NULL;
+    char buf[65536];
+    for (;;) {
+        void *reply = NULL;
+        if (redisReaderGetReply(r->reader, &reply) != REDIS_OK) {
+            fail(r, "protocol error: %s", r->reader->errstr);
+            return NULL;
+        }
+        if (reply) {
+            redisReply *rep = reply;
+            if (rep->type == REDIS_REPLY_ERROR) set_err(r, "%.*s", (int)rep->len, rep->str);
+            return rep;
+        }
+        short want;
+        ssize_t got = io_read(r, buf, sizeof buf, &want);
+        if (got == -2) { fail(r, "connection closed by Redis"); return NULL; }
+        if (got < 0) { fail(r, "connection lost: %s", strerror(errno)); return NULL; }
+        if (got == 0) {
+            if (r->ssl && SSL_pending(r->ssl) > 0) continue;
+            int rc = wait_fd(r->fd, want, deadline);
+            if (rc == 0) { fail(r, "timed out after %d ms waiting for Redis", r->timeout_ms); return NULL; }
+            if (rc < 0) { fail(r, "poll: %s", strerror(errno)); return NULL; }
+            continue;
+        }
+        redisReaderFeed(r->reader, buf, (size_t)got);
+    }
+}
+
+redisReply *at_redis_command(at_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+    if (at_redis_append(r, argc, argv, argvlen) < 0) return NULL;
+    return at_redis_read(r);
+}
+
+redisReply *at_redis_commandf(at_redis *r, const char *fmt, ...)
+{
+    if (r->broken) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0) { set_err(r, "cannot format command"); return NULL; }
+    out_push(r, cmd, (size_t)len);
+    free(cmd);
+    return at_redis_read(r);
+}
+
+const char *at_redis_error(const at_redis *r) { return r->err; }
+bool at_redis_broken(const at_redis *r) { return r->broken; }
+const char *at_redis_describe(const at_redis *r) { return r->describe; }
+unsigned long long at_redis_round_trips(const at_redis *r) { return r->round_trips; }
+
+/* AUTH (ACL user when given); the password never appears in errors. */
+static int redis_auth(at_redis *r, const char *user, const char *password)
+{
+    if (!password || !*password) return 0;
+    redisReply *rep = user && *user ? at_redis_commandf(r, "AUTH %s %s", user, password)
+                                    : at_redis_commandf(r, "AUTH %s", password);
+    if (!rep) return -1;
+    int ok = rep->type != REDIS_REPLY_ERROR;
+    if (!ok) fail(r, "authentication failed: %.*s", (int)(rep->len > 120 ? 120 : rep->len), rep->str);
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+static at_redis *open_one(const at_config *cfg, const char *host, int port, const char *path,
+                          bool tls, char *err, size_t errlen)
+{
+    at_redis *r = redis_new(cfg->timeout_ms);
+    if (!r) { snprintf(err, errlen, "out of memory"); return NULL; }
+    long long deadline = now_ms() + r->timeout_ms;
+    if (path) snprintf(r->describe, sizeof r->describe, "unix:%s", path);
+    else snprintf(r->describe, sizeof r->describe, "%s:%d", host, port);
+    r->fd = connect_fd(r, host, port, path, deadline);
+    if (r->fd < 0 || (tls && tls_start(r, cfg, host, deadline) < 0)) {
+        snprintf(err, errlen, "Redis %s: %s", r->describe, r->err);
+        at_redis_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Ask the sentinels, in order, for the master's address. */
+static int sentinel_master(const at_config *cfg, char *host, size_t hostlen, int *port,
+                           char *err, size_t errlen)
+{
+    const at_redis_target *t = &cfg->redis;
+    char last[256] = "no sentinel configured";
+    for (size_t i = 0; i < t->n_sentinels; i++) {
+        char e[256];
+        at_redis *s = open_one(cfg, t->sentinels[i].host, t->sentinels[i].port, NULL,
+                               t->transport == AT_REDIS_TLS, e, sizeof e);
+        if (!s) { snprintf(last, sizeof last, "%s", e); continue; }
+        if (t->password && *t->password && redis_auth(s, NULL, t->password) < 0) {
+            /* sentinels without a password answer an error to AUTH: try without */
+            at_redis_close(s);
+            s = open_one(cfg, t->sentinels[i].host, t->sentinels[i].port, NULL,
+                         t->transport == AT_REDIS_TLS, e, sizeof e);
+            if (!s) { snprintf(last, sizeof last, "%s", e); continue; }
+        }
+        const char *svc = t->sentinel_service ? t->sentinel_service : "mymaster";
+        redisReply *rep = at_redis_commandf(s, "SENTINEL get-master-addr-by-name %s", svc);
+        if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+            rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_STRING) {
+            snprintf(host, hostlen, "%s", rep->element[0]->str);
+            *port = atoi(rep->element[1]->str);
+            freeReplyObject(rep);
+            at_redis_close(s);
+            return 0;
+        }
+        snprintf(last, sizeof last, "sentinel %s:%d does not know master \"%s\"%s%s",
+                 t->sentinels[i].host, t->sentinels[i].port, svc,
+                 rep ? "" : ": ", rep ? "" : at_redis_error(s));
+        if (rep) freeReplyObject(rep);
+        at_redis_close(s);
+    }
+    snprintf(err, errlen, "Redis sentinel: %s", last);
+    return -1;
+}
+
+at_redis *at_redis_open(const at_config *cfg, char *err, size_t errlen)
+{
+    const at_redis_target *t = &cfg->redis;
+    char host[256];
+    int port = t->port;
+    const char *path = NULL;
+    if (t->n_sentinels) {
+        if (sentinel_master(cfg, host, sizeof host, &port, err, errlen) < 0) return NULL;
+    } else if (t->transport == AT_REDIS_UNIX) {
+        path = t->socket_path;
+        host[0] = '\0';
+    } else {
+        snprintf(host, sizeof host, "%s", t->host ? t->host : "localhost");
+    }
+    at_redis *r = open_one(cfg, path ? NULL : host, port, path, t->transport == AT_REDIS_TLS, err, errlen);
+    if (!r) return NULL;
+    if (redis_auth(r, t->username, t->password) < 0) {
+        snprintf(err, errlen, "Redis %s: %s", r->describe, r->err);
+        at_redis_close(r);
+        return NULL;
+    }
+    if (t->db != 0) {
+        redisReply *rep = at_redis_commandf(r, "SELECT %d", t->db);
+        bool ok = rep && rep->type != REDIS_REPLY_ERROR;
+        if (rep) freeReplyObject(rep);
+        if (!ok) {
+            snprintf(err, errlen, "Redis %s: SELECT %d failed: %s", r->describe, t->db, r->err);
+            at_redis_close(r);
+            return NULL;
+        }
+    }
+    size_t dl = strlen(r->describe);
+    snprintf(r->describe + dl, sizeof r->describe - dl, "/%d", t->db);
+    return r;
+}

@@ -1,0 +1,399 @@
+/* snapshot.c — building one immutable snapshot: walk Redis, parse every
+ * record (counting what cannot be read), then enrich with PostgreSQL rows
+ * fetched in batches (`= ANY($1)`), decrypting and masking each stored key
+ * once. Everything lives in the snapshot's arena. */
+#include "aethertop/snapshot.h"
+#include "aethertop/pg.h"
+#include "aethertop/redis.h"
+#include "aethertop/secret.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+typedef struct {
+    at_snapshot *s;
+    size_t cap;
+} walk_ctx;
+
+static int collect(void *vctx, size_t n, const char *const *keys, const size_t *klens,
+                   const char *const *vals, const size_t *vlens)
+{
+    walk_ctx *w = vctx;
+    at_snapshot *s = w->s;
+    for (size_t i = 0; i < n; i++) {
+        if (s->n_rows == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 1024;
+            s->rows = realloc(s->rows, w->cap * sizeof *s->rows);
+            if (!s->rows) abort();
+        }
+        at_affinity *row = &s->rows[s->n_rows];
+        at_record_status st = at_affinity_parse(&s->strings, keys[i], klens[i], vals[i], vlens[i], row);
+        s->skipped[st]++;
+        if (st != AT_REC_OK) continue;
+        row->redis_key = at_arena_strndup(s->arena, keys[i], klens[i]);
+        s->n_rows++;
+    }
+    return 0;
+}
+
+/* ---- enrichment ---------------------------------------------------------- */
+
+typedef struct {
+    at_snapshot *s;
+    const at_fernet_key *key;
+    at_strmap *index;
+} fill_ctx;
+
+static const char *col(at_snapshot *s, PGresult *res, int row, int c)
+{
+    if (PQgetisnull(res, row, c)) return NULL;
+    return at_intern(&s->strings, PQgetvalue(res, row, c), (size_t)PQgetlength(res, row, c));
+}
+
+static bool col_bool(PGresult *res, int row, int c)
+{
+    return !PQgetisnull(res, row, c) && PQgetvalue(res, row, c)[0] == 't';
+}
+
+static const char *masked(at_snapshot *s, const at_fernet_key *key, PGresult *res, int row, int c)
+{
+    if (!key || PQgetisnull(res, row, c)) return NULL;
+    char *m = at_decrypt_and_mask(key, PQgetvalue(res, row, c));
+    if (!m) return NULL;
+    const char *out = at_arena_strdup(s->arena, m);
+    free(m);
+    return out;
+}
+
+#define GROW(arr, n) do { \
+        if (((n) & ((n) - 1)) == 0) { \
+            arr = realloc(arr, ((n) < 16 ? 16 : (n) * 2) * sizeof *(arr)); \
+            if (!(arr)) abort(); \
+        } } while (0)
+
+static void fill_api_key(void *vctx, PGresult *res, int r)
+{
+    fill_ctx *c = vctx;
+    at_snapshot *s = c->s;
+    GROW(s->api_keys, s->n_api_keys);
+    at_api_key *k = &s->api_keys[s->n_api_keys];
+    k->id = col(s, res, r, 0);
+    k->user_id = col(s, res, r, 1);
+    k->name = col(s, res, r, 2);
+    k->masked = masked(s, c->key, res, r, 3);
+    k->is_standalone = col_bool(res, r, 4);
+    k->is_active = col_bool(res, r, 5);
+    k->user = -1;
+    at_strmap_put(c->index, k->id, (int32_t)s->n_api_keys++);
+}
+
+static void fill_user(void *vctx, PGresult *res, int r)
+{
+    fill_ctx *c = vctx;
+    at_snapshot *s = c->s;
+    GROW(s->users, s->n_users);
+    at_user *u = &s->users[s->n_users];
+    u->id = col(s, res, r, 0);
+    u->username = col(s, res, r, 1);
+    u->email = col(s, res, r, 2);
+    u->is_active = col_bool(res, r, 3);
+    u->is_deleted = col_bool(res, r, 4);
+    at_strmap_put(c->index, u->id, (int32_t)s->n_users++);
+}
+
+static void fill_provider(void *vctx, PGresult *res, int r)
+{
+    fill_ctx *c = vctx;
+    at_snapshot *s = c->s;
+    GROW(s->providers, s->n_providers);
+    at_provider *p = &s->providers[s->n_providers];
+    p->id = col(s, res, r, 0);
+    p->name = col(s, res, r, 1);
+    p->display_name = col(s, res, r, 2);
+    p->is_active = col_bool(res, r, 3);
+    at_strmap_put(c->index, p->id, (int32_t)s->n_providers++);
+}
+
+static void fill_endpoint(void *vctx, PGresult *res, int r)
+{
+    fill_ctx *c = vctx;
+    at_snapshot *s = c->s;
+    GROW(s->endpoints, s->n_endpoints);
+    at_endpoint *e = &s->endpoints[s->n_endpoints];
+    e->id = col(s, res, r, 0);
+    e->provider_id = col(s, res, r, 1);
+    e->api_format = col(s, res, r, 2);
+    e->base_url = col(s, res, r, 3);
+    e->is_active = col_bool(res, r, 4);
+    at_strmap_put(c->index, e->id, (int32_t)s->n_endpoints++);
+}
+
+static void fill_provider_key(void *vctx, PGresult *res, int r)
+{
+    fill_ctx *c = vctx;
+    at_snapshot *s = c->s;
+    GROW(s->provider_keys, s->n_provider_keys);
+    at_provider_key *k = &s->provider_keys[s->n_provider_keys];
+    k->id = col(s, res, r, 0);
+    k->endpoint_id = col(s, res, r, 1);
+    k->name = col(s, res, r, 2);
+    k->masked = masked(s, c->key, res, r, 3);
+    k->rate_multiplier = PQgetisnull(res, r, 4) ? 1.0 : strtod(PQgetvalue(res, r, 4), NULL);
+    k->cache_ttl_minutes = PQgetisnull(res, r, 5) ? 5 : atoi(PQgetvalue(res, r, 5));
+    k->is_active = col_bool(res, r, 6);
+    at_strmap_put(c->index, k->id, (int32_t)s->n_provider_keys++);
+}
+
+static void fill_global_model(void *vctx, PGresult *res, int r)
+{
+    fill_ctx *c = vctx;
+    at_snapshot *s = c->s;
+    GROW(s->global_models, s->n_global_models);
+    at_global_model *g = &s->global_models[s->n_global_models];
+    g->id = col(s, res, r, 0);
+    g->name = col(s, res, r, 1);
+    g->display_name = col(s, res, r, 2);
+    g->is_active = col_bool(res, r, 3);
+    at_strmap_put(c->index, g->id, (int32_t)s->n_global_models++);
+}
+
+/* Distinct non-NULL values of one row field, via the interned pointers. */
+typedef struct { const char **v; size_t n, cap; at_strmap seen; } id_set;
+
+static void id_set_add(id_set *set, const char *id)
+{
+    if (!id || at_strmap_get(&set->seen, id) >= 0) return;
+    at_strmap_put(&set->seen, id, 1);
+    if (set->n == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 64;
+        set->v = realloc(set->v, set->cap * sizeof *set->v);
+        if (!set->v) abort();
+    }
+    set->v[set->n++] = id;
+}
+
+static void id_set_free(id_set *set)
+{
+    free(set->v);
+    at_strmap_free(&set->seen);
+}
+
+static int enrich(at_snapshot *s, at_pg *pg, const at_fernet_key *key)
+{
+    enum { K_AKEY, K_PROV, K_ENDP, K_PKEY, K_MODEL, K_USER, K__N };
+    id_set sets[K__N];
+    at_strmap idx[K__N];
+    memset(sets, 0, sizeof sets);
+    for (int i = 0; i < K__N; i++) at_strmap_init(&idx[i]);
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const at_affinity *a = &s->rows[i];
+        id_set_add(&sets[K_AKEY], a->affinity_key);
+        id_set_add(&sets[K_PROV], a->provider_id);
+        id_set_add(&sets[K_ENDP], a->endpoint_id);
+        id_set_add(&sets[K_PKEY], a->key_id);
+        id_set_add(&sets[K_MODEL], a->model_name);
+    }
+    fill_ctx c = {.s = s, .key = key};
+    int rc = 0;
+    c.index = &idx[K_AKEY];
+    rc |= at_pg_query_ids(pg, "SELECT id, user_id, name, key_encrypted, is_standalone, is_active "
+                              "FROM api_keys WHERE id = ANY($1::text[])",
+                          sets[K_AKEY].v, sets[K_AKEY].n, fill_api_key, &c);
+    for (size_t i = 0; rc == 0 && i < s->n_api_keys; i++) id_set_add(&sets[K_USER], s->api_keys[i].user_id);
+    c.index = &idx[K_USER];
+    if (rc == 0)
+        rc |= at_pg_query_ids(pg, "SELECT id, username, email, is_active, is_deleted "
+                                  "FROM users WHERE id = ANY($1::text[])",
+                              sets[K_USER].v, sets[K_USER].n, fill_user, &c);
+    c.index = &idx[K_PROV];
+    if (rc == 0)
+        rc |= at_pg_query_ids(pg, "SELECT id, name, display_name, is_active "
+                                  "FROM providers WHERE id = ANY($1::text[])",
+                              sets[K_PROV].v, sets[K_PROV].n, fill_provider, &c);
+    c.index = &idx[K_ENDP];
+    if (rc == 0)
+        rc |= at_pg_query_ids(pg, "SELECT id, provider_id, api_format, base_url, is_active "
+                                  "FROM provider_endpoints WHERE id = ANY($1::text[])",
+                              sets[K_ENDP].v, sets[K_ENDP].n, fill_endpoint, &c);
+    c.index = &idx[K_PKEY];
+    if (rc == 0)
+        rc |= at_pg_query_ids(pg, "SELECT id, endpoint_id, name, api_key, rate_multiplier, "
+                                  "cache_ttl_minutes, is_active "
+                                  "FROM provider_api_keys WHERE id = ANY($1::text[])",
+                              sets[K_PKEY].v, sets[K_PKEY].n, fill_provider_key, &c);
+    c.index = &idx[K_MODEL];
+    if (rc == 0)
+        rc |= at_pg_query_ids(pg, "SELECT id, name, display_name, is_active "
+                                  "FROM global_models WHERE id = ANY($1::text[])",
+                              sets[K_MODEL].v, sets[K_MODEL].n, fill_global_model, &c);
+    if (rc == 0) {
+        for (size_t i = 0; i < s->n_api_keys; i++)
+            s->api_keys[i].user = at_strmap_get(&idx[K_USER], s->api_keys[i].user_id);
+        for (size_t i = 0; i < s->n_rows; i++) {
+            at_affinity *a = &s->rows[i];
+            a->api_key = at_strmap_get(&idx[K_AKEY], a->affinity_key);
+            a->user = a->api_key >= 0 ? s->api_keys[a->api_key].user : -1;
+            a->provider = at_strmap_get(&idx[K_PROV], a->provider_id);
+            a->endpoint = at_strmap_get(&idx[K_ENDP], a->endpoint_id);
+            a->provider_key = at_strmap_get(&idx[K_PKEY], a->key_id);
+            a->global_model = at_strmap_get(&idx[K_MODEL], a->model_name);
+        }
+    } else {
+        snprintf(s->pg_error, sizeof s->pg_error, "%s", at_pg_error(pg));
+    }
+    for (int i = 0; i < K__N; i++) {
+        id_set_free(&sets[i]);
+        at_strmap_free(&idx[i]);
+    }
+    return rc ? -1 : 0;
+}
+
+static void drop_enrichment(at_snapshot *s)
+{
+    s->n_users = s->n_api_keys = s->n_providers = s->n_endpoints = 0;
+    s->n_provider_keys = s->n_global_models = 0;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        at_affinity *a = &s->rows[i];
+        a->api_key = a->user = a->provider = a->endpoint = a->provider_key = a->global_model = -1;
+    }
+}
+
+/* ---- INFO ---------------------------------------------------------------- */
+
+static long long info_ll(const char *text, const char *field)
+{
+    size_t fl = strlen(field);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, field, fl) == 0 && p[fl] == ':') return strtoll(p + fl + 1, NULL, 10);
+    }
+    return -1;
+}
+
+static void info_str(const char *text, const char *field, char *out, size_t outlen)
+{
+    size_t fl = strlen(field);
+    out[0] = '\0';
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, field, fl) == 0 && p[fl] == ':') {
+            const char *v = p + fl + 1;
+            size_t n = strcspn(v, "\r\n");
+            if (n >= outlen) n = outlen - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return;
+        }
+    }
+}
+
+void at_redis_info_parse(const char *text, at_redis_info *info)
+{
+    info_str(text, "role", info->role, sizeof info->role);
+    info_str(text, "redis_version", info->version, sizeof info->version);
+    info->used_memory = info_ll(text, "used_memory");
+    info->used_memory_peak = info_ll(text, "used_memory_peak");
+    info->maxmemory = info_ll(text, "maxmemory");
+    info->connected_clients = info_ll(text, "connected_clients");
+    info->blocked_clients = info_ll(text, "blocked_clients");
+    info->ops_per_sec = info_ll(text, "instantaneous_ops_per_sec");
+    info->keyspace_hits = info_ll(text, "keyspace_hits");
+    info->keyspace_misses = info_ll(text, "keyspace_misses");
+    info->evicted_keys = info_ll(text, "evicted_keys");
+    info->expired_keys = info_ll(text, "expired_keys");
+    info->total_commands = info_ll(text, "total_commands_processed");
+    info->uptime_s = info_ll(text, "uptime_in_seconds");
+}
+
+static void read_info(at_snapshot *s, at_redis *r)
+{
+    redisReply *rep = at_redis_commandf(r, "INFO");
+    if (rep && rep->type == REDIS_REPLY_STRING) {
+        at_redis_info_parse(rep->str, &s->info);
+        s->has_info = true;
+    }
+    if (rep) freeReplyObject(rep);
+    s->info.dbsize = -1;
+    rep = at_redis_commandf(r, "DBSIZE");
+    if (rep && rep->type == REDIS_REPLY_INTEGER) s->info.dbsize = rep->integer;
+    if (rep) freeReplyObject(rep);
+}
+
+at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
+                               const at_snapshot_opts *opts, char *err, size_t errlen)
+{
+    double t0 = mono_ms();
+    at_snapshot *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->arena = at_arena_new();
+    at_interner_init(&s->strings, s->arena);
+    walk_ctx w = {.s = s};
+    at_walk_opts wo = {.values = true, .count = 1000, .pause_us = opts ? opts->pause_us : 0};
+    if (at_redis_walk(r, &wo, collect, &w) < 0) {
+        snprintf(err, errlen, "Redis %s: %s", at_redis_describe(r), at_redis_error(r));
+        at_snapshot_free(s);
+        return NULL;
+    }
+    s->taken_at = wall_now();
+    for (int i = 0; i < AT_REC__COUNT; i++)
+        if (i != AT_REC_OK && i != AT_REC_GONE) s->n_skipped += s->skipped[i];
+    if (!opts || opts->want_info) read_info(s, r);
+    if (pg) {
+        s->enriched = enrich(s, pg, key) == 0;
+        if (!s->enriched) drop_enrichment(s);
+    } else {
+        snprintf(s->pg_error, sizeof s->pg_error, "PostgreSQL not connected");
+        drop_enrichment(s);
+    }
+    s->build_ms = mono_ms() - t0;
+    return s;
+}
+
+void at_snapshot_free(at_snapshot *s)
+{
+    if (!s) return;
+    free(s->rows);
+    free(s->users);
+    free(s->api_keys);
+    free(s->providers);
+    free(s->endpoints);
+    free(s->provider_keys);
+    free(s->global_models);
+    at_interner_free(&s->strings);
+    at_arena_free(s->arena);
+    free(s);
+}
+
+const at_api_key *at_row_api_key(const at_snapshot *s, const at_affinity *a)
+{ return a->api_key >= 0 ? &s->api_keys[a->api_key] : NULL; }
+const at_user *at_row_user(const at_snapshot *s, const at_affinity *a)
+{ return a->user >= 0 ? &s->users[a->user] : NULL; }
+const at_provider *at_row_provider(const at_snapshot *s, const at_affinity *a)
+{ return a->provider >= 0 ? &s->providers[a->provider] : NULL; }
+const at_endpoint *at_row_endpoint(const at_snapshot *s, const at_affinity *a)
+{ return a->endpoint >= 0 ? &s->endpoints[a->endpoint] : NULL; }
+const at_provider_key *at_row_provider_key(const at_snapshot *s, const at_affinity *a)
+{ return a->provider_key >= 0 ? &s->provider_keys[a->provider_key] : NULL; }
+const at_global_model *at_row_global_model(const at_snapshot *s, const at_affinity *a)
+{ return a->global_model >= 0 ? &s->global_models[a->global_model] : NULL; }
+
+const char *at_row_model_label(const at_snapshot *s, const at_affinity *a)
+{
+    const at_global_model *g = at_row_global_model(s, a);
+    return g && g->name ? g->name : a->model_name;
+}
