@@ -387,9 +387,9 @@ static int sentinel_master(const at_config *cfg, char *host, size_t hostlen, int
                            char *err, size_t errlen)
 {
     const at_redis_target *t = &cfg->redis;
-    char last[256] = "no sentinel configured";
+    char last[640] = "no sentinel configured";
     for (size_t i = 0; i < t->n_sentinels; i++) {
-        char e[256];
+        char e[300];
         at_redis *s = open_one(cfg, t->sentinels[i].host, t->sentinels[i].port, NULL,
                                t->transport == AT_REDIS_TLS, e, sizeof e);
         if (!s) { snprintf(last, sizeof last, "%s", e); continue; }
@@ -410,7 +410,7 @@ static int sentinel_master(const at_config *cfg, char *host, size_t hostlen, int
             at_redis_close(s);
             return 0;
         }
-        snprintf(last, sizeof last, "sentinel %s:%d does not know master \"%s\"%s%s",
+        snprintf(last, sizeof last, "sentinel %.100s:%d does not know master \"%.100s\"%s%.255s",
                  t->sentinels[i].host, t->sentinels[i].port, svc,
                  rep ? "" : ": ", rep ? "" : at_redis_error(s));
         if (rep) freeReplyObject(rep);

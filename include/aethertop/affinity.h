@@ -23,7 +23,8 @@ typedef enum {
     AT_REC__COUNT
 } at_record_status;
 
-const char *at_record_status_name(at_record_status s);
+const char *at_record_status_name(at_record_status s);   /* for people */
+const char *at_record_status_id(at_record_status s);     /* for JSON: not_json, ... */
 
 /* Indexes into the snapshot's look-up tables; -1 = no row. */
 typedef struct {

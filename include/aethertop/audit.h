@@ -15,8 +15,9 @@ typedef struct {
  * ~/.local/state/aethertop/audit.log), create directories, open for append.
  * Returns 0 or -1 with the reason in err. */
 int at_audit_open(at_audit *a, const char *explicit_path, char *err, size_t errlen);
-/* Append one record and fsync. Returns 0 or -1. */
-int at_audit_write(at_audit *a, const char *target, const char *operation,
+/* Append one record and fsync. label: what the operator named (e.g. the
+ * user identifier), may be NULL. Returns 0 or -1. */
+int at_audit_write(at_audit *a, const char *target, const char *operation, const char *label,
                    const char *const *args, size_t n_args, long long count,
                    const char *outcome, const char *detail);
 void at_audit_close(at_audit *a);
