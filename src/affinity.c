@@ -28,6 +28,13 @@ const char *at_record_status_name(at_record_status s)
 
 /* A string field: absent keeps *out, null sets NULL, string interns.
  * Returns false for any other type. */
+const char *at_record_status_id(at_record_status s)
+{
+    static const char *const ids[AT_REC__COUNT] = {"ok", "gone", "not_json", "not_object",
+                                                   "bad_utf8", "wrong_type", "bad_key"};
+    return s < AT_REC__COUNT ? ids[s] : "unknown";
+}
+
 static bool take_string(at_interner *in, const cJSON *obj, const char *name, const char **out)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -69,24 +76,28 @@ at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen
         plen[i] = (size_t)((next ? next : end) - start);
         p = next;
     }
-    const char *akey = part[0] ? at_intern(in, part[0], plen[0]) : NULL;
-    const char *fmt = part[1] ? at_intern(in, part[1], plen[1]) : NULL;
-    const char *model = part[2] ? at_intern(in, part[2], plen[2]) : NULL;
-
     cJSON *doc = cJSON_ParseWithLength(val, vlen);
     if (!doc) return AT_REC_NOT_JSON;
     if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_REC_NOT_OBJECT; }
+    /* JSON fields win; a key part is interned only when its field is absent */
+    const char *field[3] = {0};
+    static const char *const names[3] = {"affinity_key", "api_format", "model_name"};
     double count = 0;
-    bool ok = take_string(in, doc, "affinity_key", &akey) &&
-              take_string(in, doc, "api_format", &fmt) &&
-              take_string(in, doc, "model_name", &model) &&
-              take_string(in, doc, "provider_id", &row->provider_id) &&
-              take_string(in, doc, "endpoint_id", &row->endpoint_id) &&
-              take_string(in, doc, "key_id", &row->key_id) &&
-              take_number(doc, "created_at", &row->created_at) &&
-              take_number(doc, "expire_at", &row->expire_at) &&
-              take_number(doc, "request_count", &count);
+    bool ok = true;
+    for (int i = 0; i < 3 && ok; i++) {
+        if (cJSON_GetObjectItemCaseSensitive(doc, names[i]))
+            ok = take_string(in, doc, names[i], &field[i]);
+        else if (part[i])
+            field[i] = at_intern(in, part[i], plen[i]);
+    }
+    ok = ok && take_string(in, doc, "provider_id", &row->provider_id) &&
+         take_string(in, doc, "endpoint_id", &row->endpoint_id) &&
+         take_string(in, doc, "key_id", &row->key_id) &&
+         take_number(doc, "created_at", &row->created_at) &&
+         take_number(doc, "expire_at", &row->expire_at) &&
+         take_number(doc, "request_count", &count);
     cJSON_Delete(doc);
+    const char *akey = field[0], *fmt = field[1], *model = field[2];
     if (!ok) return AT_REC_WRONG_TYPE;
     if (!akey || !*akey) return AT_REC_BAD_KEY;
     row->affinity_key = akey;
@@ -111,74 +122,113 @@ static bool scan_reply_ok(const redisReply *rep)
            rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
+/* One SCAN batch waiting to be handed to the callback. */
+typedef struct {
+    redisReply *scan, *mget;
+} walk_batch;
+
+static int deliver(walk_batch *b, bool values, at_walk_fn fn, void *ctx)
+{
+    redisReply *keys = b->scan->element[1];
+    size_t n = keys->elements;
+    int stop = 0;
+    if (n) {
+        const char **kv = malloc(n * sizeof *kv), **vv = malloc(n * sizeof *vv);
+        size_t *kl = malloc(n * sizeof *kl), *vl = malloc(n * sizeof *vl);
+        if (!kv || !vv || !kl || !vl) abort();
+        for (size_t i = 0; i < n; i++) {
+            kv[i] = keys->element[i]->str;
+            kl[i] = keys->element[i]->len;
+            redisReply *v = values ? b->mget->element[i] : NULL;
+            vv[i] = v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
+            vl[i] = v && v->type == REDIS_REPLY_STRING ? v->len : 0;
+        }
+        stop = fn(ctx, n, kv, kl, values ? vv : NULL, values ? vl : NULL);
+        free(kv);
+        free(vv);
+        free(kl);
+        free(vl);
+    }
+    freeReplyObject(b->scan);
+    if (b->mget) freeReplyObject(b->mget);
+    b->scan = b->mget = NULL;
+    return stop;
+}
+
+/* The walk keeps Redis busy while we parse: the MGET of batch i and the SCAN
+ * of batch i+1 are sent before batch i-1 is handed to the callback. */
 int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ctx)
 {
     at_walk_opts o = opts ? *opts : (at_walk_opts){.values = true};
-    if (scan_append(r, "0", &o) < 0) return -1;
-    redisReply *scan = at_redis_read(r);
-    const char **argv = NULL, **vals = NULL;
-    size_t *lens = NULL, *vlens = NULL, cap = 0;
+    walk_batch pending = {0};
+    const char **argv = NULL;
+    size_t *lens = NULL, cap = 0;
     int rc = 0;
-    while (scan) {
+    redisReply *scan = scan_append(r, "0", &o) < 0 ? NULL : at_redis_read(r);
+    for (;;) {
         if (!scan_reply_ok(scan)) { rc = -1; break; }
         redisReply *keys = scan->element[1];
-        bool last = strcmp(scan->element[0]->str, "0") == 0;
         size_t n = keys->elements;
-        if (n + 1 > cap) {
-            cap = n + 1;
-            argv = realloc(argv, cap * sizeof *argv);
-            lens = realloc(lens, cap * sizeof *lens);
-            vals = realloc(vals, cap * sizeof *vals);
-            vlens = realloc(vlens, cap * sizeof *vlens);
-            if (!argv || !lens || !vals || !vlens) abort();
+        bool last = strcmp(scan->element[0]->str, "0") == 0;
+        bool want_mget = n && o.values;
+        if (want_mget) {
+            if (n + 1 > cap) {
+                cap = n + 1;
+                argv = realloc(argv, cap * sizeof *argv);
+                lens = realloc(lens, cap * sizeof *lens);
+                if (!argv || !lens) abort();
+            }
+            argv[0] = "MGET";
+            lens[0] = 4;
+            for (size_t i = 0; i < n; i++) {
+                argv[i + 1] = keys->element[i]->str;
+                lens[i + 1] = keys->element[i]->len;
+            }
+            if (at_redis_append(r, (int)n + 1, argv, lens) < 0) { rc = -1; break; }
         }
-        argv[0] = "MGET";
-        lens[0] = 4;
-        for (size_t i = 0; i < n; i++) {
-            argv[i + 1] = keys->element[i]->str;
-            lens[i + 1] = keys->element[i]->len;
+        bool pipelined = !last && !o.pause_us && !o.exclusive;
+        if (pipelined && scan_append(r, scan->element[0]->str, &o) < 0) { rc = -1; break; }
+        if (at_redis_flush(r) < 0) { rc = -1; break; }
+        /* Redis works on the commands just sent while we parse the previous batch */
+        if (pending.scan && deliver(&pending, o.values, fn, ctx)) {
+            /* stopped by the callback: drain the replies still in flight */
+            for (int k = (int)want_mget + (int)pipelined; k > 0; k--) {
+                redisReply *x = at_redis_read(r);
+                if (x) freeReplyObject(x);
+            }
+            rc = 1;
+            break;
         }
         redisReply *mget = NULL;
-        if (n && o.values && at_redis_append(r, (int)n + 1, argv, lens) < 0) { rc = -1; break; }
-        /* pipeline the next SCAN behind the MGET unless we pace */
-        bool pipelined = !last && !o.pause_us;
-        if (pipelined && scan_append(r, scan->element[0]->str, &o) < 0) { rc = -1; break; }
-        if (n && o.values) {
+        if (want_mget) {
             mget = at_redis_read(r);
             if (!mget || mget->type != REDIS_REPLY_ARRAY || mget->elements != n) {
                 if (mget) freeReplyObject(mget);
                 rc = -1;
                 break;
             }
-            for (size_t i = 0; i < n; i++) {
-                redisReply *v = mget->element[i];
-                vals[i] = v->type == REDIS_REPLY_STRING ? v->str : NULL;
-                vlens[i] = v->type == REDIS_REPLY_STRING ? v->len : 0;
-            }
         }
-        int stop = n ? fn(ctx, n, argv + 1, lens + 1, o.values ? vals : NULL, o.values ? vlens : NULL) : 0;
-        if (mget) freeReplyObject(mget);
-        if (stop) {
-            if (pipelined) { redisReply *x = at_redis_read(r); if (x) freeReplyObject(x); }
-            break;
-        }
+        char cursor[32];
+        snprintf(cursor, sizeof cursor, "%s", scan->element[0]->str);
+        pending.scan = scan;
+        pending.mget = mget;
+        scan = NULL;
+        if (o.exclusive && deliver(&pending, o.values, fn, ctx)) { rc = 1; break; }
         if (last) break;
-        redisReply *next;
-        if (pipelined) {
-            next = at_redis_read(r);
-        } else {
-            usleep(o.pause_us);
-            next = scan_append(r, scan->element[0]->str, &o) < 0 ? NULL : at_redis_read(r);
+        if (!pipelined) {
+            if (o.pause_us) usleep(o.pause_us);
+            if (scan_append(r, cursor, &o) < 0) { rc = -1; break; }
         }
-        freeReplyObject(scan);
-        scan = next;
-        if (!scan) rc = -1;
+        scan = at_redis_read(r);
     }
-    if (!scan) rc = -1;
-    else freeReplyObject(scan);
+    if (rc == 1) {
+        rc = 0;
+    } else if (rc == 0 && pending.scan) {
+        deliver(&pending, o.values, fn, ctx);
+    }
+    if (pending.scan) { freeReplyObject(pending.scan); if (pending.mget) freeReplyObject(pending.mget); }
+    if (scan) freeReplyObject(scan);
     free(argv);
     free(lens);
-    free(vals);
-    free(vlens);
     return rc;
 }

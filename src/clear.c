@@ -178,8 +178,8 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
     at_strmap_init(&c->key_ids);
     if (req->kind == AT_CLEAR_API_KEYS)
         for (size_t i = 0; i < req->n_args; i++) at_strmap_put(&c->key_ids, req->args[i], 1);
-    at_walk_opts o = {.count = 1000, .values = req->kind == AT_CLEAR_PROVIDER ? !execute
-                                                : req->kind == AT_CLEAR_API_KEYS};
+    at_walk_opts o = {.count = 1000, .exclusive = execute,
+                      .values = req->kind == AT_CLEAR_PROVIDER ? !execute : req->kind == AT_CLEAR_API_KEYS};
     int rc = 0;
     if (req->kind == AT_CLEAR_MAPPINGS_ALL) {
         o.match = "model:*";
@@ -374,7 +374,7 @@ at_clear_outcome at_clear_execute(at_redis *r, const at_config *cfg, const at_cl
         return res->outcome;
     }
     run(r, req, res);
-    if (at_audit_write(&audit, at_redis_describe(r), kind_name(req->kind), req->args, req->n_args,
+    if (at_audit_write(&audit, at_redis_describe(r), kind_name(req->kind), req->label, req->args, req->n_args,
                        res->deleted, outcome_name(res->outcome), res->error) < 0) {
         size_t l = strlen(res->error);
         snprintf(res->error + l, sizeof res->error - l, "%swriting the audit log %s failed",

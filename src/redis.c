@@ -295,6 +295,12 @@ static int flush_out(at_redis *r, long long deadline)
     return 0;
 }
 
+int at_redis_flush(at_redis *r)
+{
+    if (r->broken) return -1;
+    return flush_out(r, now_ms() + r->timeout_ms);
+}
+
 redisReply *at_redis_read(at_redis *r)
 {
     if (r->broken) return NULL;

@@ -58,7 +58,7 @@ static int collect(void *vctx, size_t n, const char *const *keys, const size_t *
 typedef struct {
     at_snapshot *s;
     const at_fernet_key *key;
-    at_strmap *index;
+    at_ptrmap *index;
 } fill_ctx;
 
 static const char *col(at_snapshot *s, PGresult *res, int row, int c)
@@ -101,7 +101,7 @@ static void fill_api_key(void *vctx, PGresult *res, int r)
     k->is_standalone = col_bool(res, r, 4);
     k->is_active = col_bool(res, r, 5);
     k->user = -1;
-    at_strmap_put(c->index, k->id, (int32_t)s->n_api_keys++);
+    at_ptrmap_put(c->index, k->id, (int32_t)s->n_api_keys++);
 }
 
 static void fill_user(void *vctx, PGresult *res, int r)
@@ -115,7 +115,7 @@ static void fill_user(void *vctx, PGresult *res, int r)
     u->email = col(s, res, r, 2);
     u->is_active = col_bool(res, r, 3);
     u->is_deleted = col_bool(res, r, 4);
-    at_strmap_put(c->index, u->id, (int32_t)s->n_users++);
+    at_ptrmap_put(c->index, u->id, (int32_t)s->n_users++);
 }
 
 static void fill_provider(void *vctx, PGresult *res, int r)
@@ -128,7 +128,7 @@ static void fill_provider(void *vctx, PGresult *res, int r)
     p->name = col(s, res, r, 1);
     p->display_name = col(s, res, r, 2);
     p->is_active = col_bool(res, r, 3);
-    at_strmap_put(c->index, p->id, (int32_t)s->n_providers++);
+    at_ptrmap_put(c->index, p->id, (int32_t)s->n_providers++);
 }
 
 static void fill_endpoint(void *vctx, PGresult *res, int r)
@@ -142,7 +142,7 @@ static void fill_endpoint(void *vctx, PGresult *res, int r)
     e->api_format = col(s, res, r, 2);
     e->base_url = col(s, res, r, 3);
     e->is_active = col_bool(res, r, 4);
-    at_strmap_put(c->index, e->id, (int32_t)s->n_endpoints++);
+    at_ptrmap_put(c->index, e->id, (int32_t)s->n_endpoints++);
 }
 
 static void fill_provider_key(void *vctx, PGresult *res, int r)
@@ -158,7 +158,7 @@ static void fill_provider_key(void *vctx, PGresult *res, int r)
     k->rate_multiplier = PQgetisnull(res, r, 4) ? 1.0 : strtod(PQgetvalue(res, r, 4), NULL);
     k->cache_ttl_minutes = PQgetisnull(res, r, 5) ? 5 : atoi(PQgetvalue(res, r, 5));
     k->is_active = col_bool(res, r, 6);
-    at_strmap_put(c->index, k->id, (int32_t)s->n_provider_keys++);
+    at_ptrmap_put(c->index, k->id, (int32_t)s->n_provider_keys++);
 }
 
 static void fill_global_model(void *vctx, PGresult *res, int r)
@@ -171,16 +171,16 @@ static void fill_global_model(void *vctx, PGresult *res, int r)
     g->name = col(s, res, r, 1);
     g->display_name = col(s, res, r, 2);
     g->is_active = col_bool(res, r, 3);
-    at_strmap_put(c->index, g->id, (int32_t)s->n_global_models++);
+    at_ptrmap_put(c->index, g->id, (int32_t)s->n_global_models++);
 }
 
 /* Distinct non-NULL values of one row field, via the interned pointers. */
-typedef struct { const char **v; size_t n, cap; at_strmap seen; } id_set;
+typedef struct { const char **v; size_t n, cap; at_ptrmap seen; } id_set;
 
 static void id_set_add(id_set *set, const char *id)
 {
-    if (!id || at_strmap_get(&set->seen, id) >= 0) return;
-    at_strmap_put(&set->seen, id, 1);
+    if (!id || at_ptrmap_get(&set->seen, id) >= 0) return;
+    at_ptrmap_put(&set->seen, id, 1);
     if (set->n == set->cap) {
         set->cap = set->cap ? set->cap * 2 : 64;
         set->v = realloc(set->v, set->cap * sizeof *set->v);
@@ -192,16 +192,16 @@ static void id_set_add(id_set *set, const char *id)
 static void id_set_free(id_set *set)
 {
     free(set->v);
-    at_strmap_free(&set->seen);
+    at_ptrmap_free(&set->seen);
 }
 
 static int enrich(at_snapshot *s, at_pg *pg, const at_fernet_key *key)
 {
     enum { K_AKEY, K_PROV, K_ENDP, K_PKEY, K_MODEL, K_USER, K__N };
     id_set sets[K__N];
-    at_strmap idx[K__N];
+    at_ptrmap idx[K__N];
     memset(sets, 0, sizeof sets);
-    for (int i = 0; i < K__N; i++) at_strmap_init(&idx[i]);
+    for (int i = 0; i < K__N; i++) at_ptrmap_init(&idx[i]);
     for (size_t i = 0; i < s->n_rows; i++) {
         const at_affinity *a = &s->rows[i];
         id_set_add(&sets[K_AKEY], a->affinity_key);
@@ -245,22 +245,22 @@ static int enrich(at_snapshot *s, at_pg *pg, const at_fernet_key *key)
                               sets[K_MODEL].v, sets[K_MODEL].n, fill_global_model, &c);
     if (rc == 0) {
         for (size_t i = 0; i < s->n_api_keys; i++)
-            s->api_keys[i].user = at_strmap_get(&idx[K_USER], s->api_keys[i].user_id);
+            s->api_keys[i].user = at_ptrmap_get(&idx[K_USER], s->api_keys[i].user_id);
         for (size_t i = 0; i < s->n_rows; i++) {
             at_affinity *a = &s->rows[i];
-            a->api_key = at_strmap_get(&idx[K_AKEY], a->affinity_key);
+            a->api_key = at_ptrmap_get(&idx[K_AKEY], a->affinity_key);
             a->user = a->api_key >= 0 ? s->api_keys[a->api_key].user : -1;
-            a->provider = at_strmap_get(&idx[K_PROV], a->provider_id);
-            a->endpoint = at_strmap_get(&idx[K_ENDP], a->endpoint_id);
-            a->provider_key = at_strmap_get(&idx[K_PKEY], a->key_id);
-            a->global_model = at_strmap_get(&idx[K_MODEL], a->model_name);
+            a->provider = at_ptrmap_get(&idx[K_PROV], a->provider_id);
+            a->endpoint = at_ptrmap_get(&idx[K_ENDP], a->endpoint_id);
+            a->provider_key = at_ptrmap_get(&idx[K_PKEY], a->key_id);
+            a->global_model = at_ptrmap_get(&idx[K_MODEL], a->model_name);
         }
     } else {
         snprintf(s->pg_error, sizeof s->pg_error, "%s", at_pg_error(pg));
     }
     for (int i = 0; i < K__N; i++) {
         id_set_free(&sets[i]);
-        at_strmap_free(&idx[i]);
+        at_ptrmap_free(&idx[i]);
     }
     return rc ? -1 : 0;
 }

@@ -116,3 +116,55 @@ const char *at_intern(at_interner *in, const char *s, size_t len)
     put_len(&in->map, copy, len, 0);
     return copy;
 }
+
+/* ---- pointer map ---------------------------------------------------------- */
+
+static size_t ptr_slot(const void *p, size_t mask)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x & mask;
+}
+
+void at_ptrmap_init(at_ptrmap *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void at_ptrmap_free(at_ptrmap *m)
+{
+    free(m->keys);
+    free(m->values);
+    memset(m, 0, sizeof *m);
+}
+
+int32_t at_ptrmap_get(const at_ptrmap *m, const void *key)
+{
+    if (!m->cap || !key) return -1;
+    for (size_t i = ptr_slot(key, m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key) return m->values[i];
+        if (!m->keys[i]) return -1;
+    }
+}
+
+void at_ptrmap_put(at_ptrmap *m, const void *key, int32_t value)
+{
+    if (!key) return;
+    if ((m->n + 1) * 2 >= m->cap) {
+        at_ptrmap n = {0};
+        n.cap = m->cap ? m->cap * 2 : 64;
+        n.keys = calloc(n.cap, sizeof *n.keys);
+        n.values = calloc(n.cap, sizeof *n.values);
+        if (!n.keys || !n.values) abort();
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) at_ptrmap_put(&n, m->keys[i], m->values[i]);
+        at_ptrmap_free(m);
+        *m = n;
+    }
+    size_t i = ptr_slot(key, m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+    if (!m->keys[i]) { m->keys[i] = key; m->n++; }
+    m->values[i] = value;
+}

@@ -61,6 +61,18 @@ bool at_utf8_valid(const char *s, size_t len)
     if (!s)
         return len == 0;
     while (i < len) {
+        /* fast path: runs of ASCII, eight bytes at a time */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        while (i < len && p[i] < 0x80)
+            i++;
+        if (i >= len)
+            break;
         uint32_t cp;
         size_t n = decode_strict(p + i, len - i, &cp);
         if (n == 0)

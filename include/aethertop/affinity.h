@@ -57,6 +57,8 @@ typedef struct {
     int count;           /* SCAN COUNT, default 1000 */
     unsigned pause_us;   /* pacing between batches */
     bool values;         /* MGET the values (false: keys only) */
+    bool exclusive;      /* the callback sends its own commands on this connection:
+                            nothing may be in flight while it runs */
 } at_walk_opts;
 int at_redis_walk(struct at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ctx);
 

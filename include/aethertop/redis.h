@@ -18,6 +18,8 @@ void at_redis_close(at_redis *r);
 
 /* Queue a command (pipelining); nothing is sent until a reply is read. */
 int at_redis_append(at_redis *r, int argc, const char **argv, const size_t *argvlen);
+/* Send what is queued without waiting for replies. 0 or -1. */
+int at_redis_flush(at_redis *r);
 /* Flush what is queued and read the next reply (bounded by the timeout).
  * Returns NULL on failure (see at_redis_error); the caller frees the reply. */
 redisReply *at_redis_read(at_redis *r);

@@ -24,6 +24,17 @@ void at_strmap_put(at_strmap *m, const char *key, int32_t value);
 /* Stored key equal to (s,len), or NULL. */
 const char *at_strmap_find(const at_strmap *m, const char *s, size_t len, int32_t *value);
 
+/* Pointer-keyed map (for interned strings: one pointer per distinct text). */
+typedef struct {
+    const void **keys;
+    int32_t *values;
+    size_t cap, n;
+} at_ptrmap;
+void at_ptrmap_init(at_ptrmap *m);
+void at_ptrmap_free(at_ptrmap *m);
+int32_t at_ptrmap_get(const at_ptrmap *m, const void *key);   /* -1 when absent */
+void at_ptrmap_put(at_ptrmap *m, const void *key, int32_t value);
+
 /* Intern table: one copy of every distinct string, in an arena. */
 typedef struct {
     at_strmap map;
