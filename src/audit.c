@@ -48,7 +48,7 @@ int at_audit_open(at_audit *a, const char *explicit_path, char *err, size_t errl
     return 0;
 }
 
-int at_audit_write(at_audit *a, const char *target, const char *operation,
+int at_audit_write(at_audit *a, const char *target, const char *operation, const char *label,
                    const char *const *args, size_t n_args, long long count,
                    const char *outcome, const char *detail)
 {
@@ -67,6 +67,7 @@ int at_audit_write(at_audit *a, const char *target, const char *operation,
     else cJSON_AddNullToObject(o, "ssh_connection");
     cJSON_AddStringToObject(o, "redis", target ? target : "");
     cJSON_AddStringToObject(o, "operation", operation);
+    if (label) cJSON_AddStringToObject(o, "target", label);
     cJSON *arr = cJSON_AddArrayToObject(o, "args");
     for (size_t i = 0; i < n_args; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(args[i] ? args[i] : ""));
     cJSON_AddNumberToObject(o, "count", (double)count);

@@ -164,10 +164,13 @@ static void table_print(table *t)
     for (int i = 0; i < t->ncols; i++)
         printf("%s%s", at_cells_fit(t->head[i], w[i], t->right[i], buf, sizeof buf), i + 1 < t->ncols ? "  " : "\n");
     for (size_t r = 0; r < t->nrows; r++)
-        for (int i = 0; i < t->ncols; i++)
-            printf("%s%s", at_cells_fit(t->cells[r * (size_t)t->ncols + (size_t)i], w[i],
-                                        t->right[i], buf, sizeof buf),
-                   i + 1 < t->ncols ? "  " : "\n");
+        for (int i = 0; i < t->ncols; i++) {
+            const char *cell = t->cells[r * (size_t)t->ncols + (size_t)i];
+            bool last = i + 1 == t->ncols;
+            /* the last column is not padded (no trailing blanks) unless right-aligned */
+            int width = last && !t->right[i] && at_cells_width(cell) < w[i] ? at_cells_width(cell) : w[i];
+            printf("%s%s", at_cells_fit(cell, width, t->right[i], buf, sizeof buf), last ? "\n" : "  ");
+        }
     for (size_t k = 0; k < t->nrows * (size_t)t->ncols; k++) free(t->cells[k]);
     free(t->cells);
 }

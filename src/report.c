@@ -159,7 +159,7 @@ cJSON *at_report_stats(const at_snapshot *s, const at_stats *st)
     add_int(d, "unreadable_skipped", st->unreadable);
     cJSON *why = cJSON_AddObjectToObject(d, "unreadable_by_reason");
     for (int i = AT_REC_NOT_JSON; i < AT_REC__COUNT; i++)
-        if (s->skipped[i]) add_int(why, at_record_status_name((at_record_status)i), (long long)s->skipped[i]);
+        if (s->skipped[i]) add_int(why, at_record_status_id((at_record_status)i), (long long)s->skipped[i]);
     add_int(d, "total_requests", st->total_requests);
     add_int(d, "distinct_users", (long long)st->by_user.n);
     add_int(d, "distinct_provider_keys", (long long)st->by_provider_key.n);
