@@ -244,14 +244,41 @@ static bool contains(const char *field, const char *needle_lower)
     return field && *field && at_utf8_icontains(field, needle_lower);
 }
 
-static bool row_matches_substring(const at_snapshot *s, const at_affinity *a, const char *needle)
+/* The searchable fields all belong to an entity an interned pointer names:
+ * the user's API key (its id, name, user id, username, email), the provider
+ * id and the provider key id. Each distinct entity is tested once and the
+ * answer cached by pointer, so a search over a million rows costs a million
+ * cache look-ups, not seven million substring scans. */
+typedef struct { at_ptrmap akey, provider, key; const char *needle; } match_cache;
+
+static bool api_key_matches(const at_snapshot *s, const at_affinity *a, const char *needle)
 {
     const at_api_key *k = at_row_api_key(s, a);
     const at_user *u = at_row_user(s, a);
     return contains(a->affinity_key, needle) || contains(k ? k->name : NULL, needle) ||
            contains(k ? k->user_id : NULL, needle) || contains(u ? u->username : NULL, needle) ||
-           contains(u ? u->email : NULL, needle) || contains(a->provider_id, needle) ||
-           contains(a->key_id, needle);
+           contains(u ? u->email : NULL, needle);
+}
+
+static bool cached(at_ptrmap *m, const char *ptr, const char *needle)
+{
+    if (!ptr) return false;
+    int32_t v = at_ptrmap_get(m, ptr);
+    if (v < 0) {
+        v = contains(ptr, needle);
+        at_ptrmap_put(m, ptr, v);
+    }
+    return v;
+}
+
+static bool row_matches_substring(const at_snapshot *s, const at_affinity *a, match_cache *c)
+{
+    int32_t v = at_ptrmap_get(&c->akey, a->affinity_key);
+    if (v < 0) {
+        v = api_key_matches(s, a, c->needle);
+        at_ptrmap_put(&c->akey, a->affinity_key, v);
+    }
+    return v || cached(&c->provider, a->provider_id, c->needle) || cached(&c->key, a->key_id, c->needle);
 }
 
 static bool same(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
@@ -260,10 +287,18 @@ void at_query_filter(const at_snapshot *s, const at_filter *f, at_selection *out
 {
     memset(out, 0, sizeof *out);
     const at_keyword *kw = f ? f->keyword : NULL;
-    at_strmap keys;
-    at_strmap_init(&keys);
+    /* key ids as the snapshot's interned pointers (ids absent from it match no row) */
+    at_ptrmap keys;
+    at_ptrmap_init(&keys);
+    match_cache mc = {.needle = kw ? kw->keyword_lower : NULL};
+    at_ptrmap_init(&mc.akey);
+    at_ptrmap_init(&mc.provider);
+    at_ptrmap_init(&mc.key);
     if (kw && (kw->kind == AT_MATCH_API_KEY || kw->kind == AT_MATCH_USER))
-        for (size_t i = 0; i < kw->n_key_ids; i++) at_strmap_put(&keys, kw->key_ids[i], 1);
+        for (size_t i = 0; i < kw->n_key_ids; i++) {
+            const char *p = at_strmap_find(&s->strings.map, kw->key_ids[i], strlen(kw->key_ids[i]), NULL);
+            if (p) at_ptrmap_put(&keys, p, 1);
+        }
     size_t n = f && f->within ? f->within->n : s->n_rows;
     for (size_t j = 0; j < n; j++) {
         uint32_t i = f && f->within ? f->within->idx[j] : (uint32_t)j;
@@ -272,9 +307,9 @@ void at_query_filter(const at_snapshot *s, const at_filter *f, at_selection *out
         if (f && f->live_only && !isnan(a->expire_at) && a->expire_at <= f->now) continue;
         if (kw) {
             if ((kw->kind == AT_MATCH_API_KEY || kw->kind == AT_MATCH_USER) &&
-                at_strmap_get(&keys, a->affinity_key) < 0)
+                at_ptrmap_get(&keys, a->affinity_key) < 0)
                 continue;
-            if (kw->kind == AT_MATCH_SUBSTRING && !row_matches_substring(s, a, kw->keyword_lower))
+            if (kw->kind == AT_MATCH_SUBSTRING && !row_matches_substring(s, a, &mc))
                 continue;
         }
         if (f && f->user_id) {
@@ -285,7 +320,10 @@ void at_query_filter(const at_snapshot *s, const at_filter *f, at_selection *out
         if (f && f->model_name && !same(a->model_name, f->model_name)) continue;
         sel_push(out, i);
     }
-    at_strmap_free(&keys);
+    at_ptrmap_free(&keys);
+    at_ptrmap_free(&mc.akey);
+    at_ptrmap_free(&mc.provider);
+    at_ptrmap_free(&mc.key);
 }
 
 /* ---- sorting ------------------------------------------------------------- */
