@@ -249,7 +249,11 @@ static bool contains(const char *field, const char *needle_lower)
  * id and the provider key id. Each distinct entity is tested once and the
  * answer cached by pointer, so a search over a million rows costs a million
  * cache look-ups, not seven million substring scans. */
-typedef struct { at_ptrmap akey, provider, key; const char *needle; } match_cache;
+typedef struct {
+    const char *needle;
+    signed char *by_api_key, *by_provider, *by_pkey;   /* per table row: -1 unknown, 0, 1 */
+    at_ptrmap akey, provider, key;                     /* rows without a table row */
+} match_cache;
 
 static bool api_key_matches(const at_snapshot *s, const at_affinity *a, const char *needle)
 {
@@ -260,90 +264,127 @@ static bool api_key_matches(const at_snapshot *s, const at_affinity *a, const ch
            contains(u ? u->email : NULL, needle);
 }
 
-static bool cached(at_ptrmap *m, const char *ptr, const char *needle)
+/* Match of one entity: by its table index when it has one (an array read),
+ * else by the interned pointer of its id. */
+static bool entity_matches(signed char *by_index, int32_t index, at_ptrmap *by_ptr, const char *ptr,
+                           bool (*test)(const at_snapshot *, const at_affinity *, const char *),
+                           const at_snapshot *s, const at_affinity *a, const char *needle)
 {
     if (!ptr) return false;
-    int32_t v = at_ptrmap_get(m, ptr);
+    if (index >= 0 && by_index[index] >= 0) return by_index[index];
+    int32_t v = index >= 0 ? -1 : at_ptrmap_get(by_ptr, ptr);
     if (v < 0) {
-        v = contains(ptr, needle);
-        at_ptrmap_put(m, ptr, v);
+        v = test ? test(s, a, needle) : contains(ptr, needle);
+        if (index >= 0) by_index[index] = (signed char)v;
+        else at_ptrmap_put(by_ptr, ptr, v);
     }
     return v;
 }
 
 static bool row_matches_substring(const at_snapshot *s, const at_affinity *a, match_cache *c)
 {
-    int32_t v = at_ptrmap_get(&c->akey, a->affinity_key);
-    if (v < 0) {
-        v = api_key_matches(s, a, c->needle);
-        at_ptrmap_put(&c->akey, a->affinity_key, v);
-    }
-    return v || cached(&c->provider, a->provider_id, c->needle) || cached(&c->key, a->key_id, c->needle);
+    return entity_matches(c->by_api_key, a->api_key, &c->akey, a->affinity_key, api_key_matches, s, a, c->needle) ||
+           entity_matches(c->by_provider, a->provider, &c->provider, a->provider_id, NULL, s, a, c->needle) ||
+           entity_matches(c->by_pkey, a->provider_key, &c->key, a->key_id, NULL, s, a, c->needle);
+}
+
+static signed char *unknowns(size_t n)
+{
+    signed char *v = malloc(n + 1);
+    if (!v) abort();
+    memset(v, -1, n + 1);
+    return v;
 }
 
 static bool same(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 
+typedef struct {
+    const at_snapshot *s;
+    const at_filter *f;
+    const at_keyword *kw;
+    at_ptrmap keys;              /* key ids as the snapshot's interned pointers */
+    signed char *key_member;     /* the same by API key table row */
+    match_cache mc;
+} filter_ctx;
+
+static bool row_passes(filter_ctx *c, uint32_t i)
+{
+    const at_snapshot *s = c->s;
+    const at_filter *f = c->f;
+    const at_keyword *kw = c->kw;
+    const at_affinity *a = &s->rows[i];
+    if (!a->affinity_key || !*a->affinity_key) return false;
+    if (f && f->live_only && !isnan(a->expire_at) && a->expire_at <= f->now) return false;
+    if (kw) {
+        if ((kw->kind == AT_MATCH_API_KEY || kw->kind == AT_MATCH_USER) &&
+            !(a->api_key >= 0 ? c->key_member[a->api_key] : at_ptrmap_get(&c->keys, a->affinity_key) >= 0))
+            return false;
+        if (kw->kind == AT_MATCH_SUBSTRING && !row_matches_substring(s, a, &c->mc)) return false;
+    }
+    if (f && f->user_id) {
+        const at_api_key *k = at_row_api_key(s, a);
+        if (!k || !same(k->user_id, f->user_id)) return false;
+    }
+    if (f && f->provider_id && !same(a->provider_id, f->provider_id)) return false;
+    if (f && f->model_name && !same(a->model_name, f->model_name)) return false;
+    return true;
+}
+
 void at_query_filter(const at_snapshot *s, const at_filter *f, at_selection *out)
 {
     memset(out, 0, sizeof *out);
-    const at_keyword *kw = f ? f->keyword : NULL;
-    /* key ids as the snapshot's interned pointers (ids absent from it match no row) */
-    at_ptrmap keys;
-    at_ptrmap_init(&keys);
-    match_cache mc = {.needle = kw ? kw->keyword_lower : NULL};
-    at_ptrmap_init(&mc.akey);
-    at_ptrmap_init(&mc.provider);
-    at_ptrmap_init(&mc.key);
-    if (kw && (kw->kind == AT_MATCH_API_KEY || kw->kind == AT_MATCH_USER))
-        for (size_t i = 0; i < kw->n_key_ids; i++) {
-            const char *p = at_strmap_find(&s->strings.map, kw->key_ids[i], strlen(kw->key_ids[i]), NULL);
-            if (p) at_ptrmap_put(&keys, p, 1);
+    filter_ctx c = {.s = s, .f = f, .kw = f ? f->keyword : NULL};
+    at_ptrmap_init(&c.keys);
+    if (c.kw && (c.kw->kind == AT_MATCH_API_KEY || c.kw->kind == AT_MATCH_USER))
+        for (size_t i = 0; i < c.kw->n_key_ids; i++) {
+            const char *p = at_strmap_find(&s->strings.map, c.kw->key_ids[i], strlen(c.kw->key_ids[i]), NULL);
+            if (p) at_ptrmap_put(&c.keys, p, 1);
         }
-    size_t n = f && f->within ? f->within->n : s->n_rows;
-    for (size_t j = 0; j < n; j++) {
-        uint32_t i = f && f->within ? f->within->idx[j] : (uint32_t)j;
-        const at_affinity *a = &s->rows[i];
-        if (!a->affinity_key || !*a->affinity_key) continue;
-        if (f && f->live_only && !isnan(a->expire_at) && a->expire_at <= f->now) continue;
-        if (kw) {
-            if ((kw->kind == AT_MATCH_API_KEY || kw->kind == AT_MATCH_USER) &&
-                at_ptrmap_get(&keys, a->affinity_key) < 0)
-                continue;
-            if (kw->kind == AT_MATCH_SUBSTRING && !row_matches_substring(s, a, &mc))
-                continue;
+    c.key_member = calloc(s->n_api_keys + 1, 1);
+    if (!c.key_member) abort();
+    for (size_t i = 0; i < s->n_api_keys; i++) c.key_member[i] = at_ptrmap_get(&c.keys, s->api_keys[i].id) >= 0;
+    c.mc = (match_cache){.needle = c.kw ? c.kw->keyword_lower : NULL,
+                         .by_api_key = unknowns(s->n_api_keys), .by_provider = unknowns(s->n_providers),
+                         .by_pkey = unknowns(s->n_provider_keys)};
+    at_ptrmap_init(&c.mc.akey);
+    at_ptrmap_init(&c.mc.provider);
+    at_ptrmap_init(&c.mc.key);
+
+    const at_selection *within = f ? f->within : NULL;
+    if (!within) {
+        for (uint32_t i = 0; i < s->n_rows; i++)
+            if (row_passes(&c, i)) sel_push(out, i);
+    } else if (within->n * 4 < s->n_rows) {
+        /* a narrow earlier result: visit just its rows */
+        for (size_t j = 0; j < within->n; j++)
+            if (row_passes(&c, within->idx[j])) sel_push(out, within->idx[j]);
+    } else {
+        /* a wide one (e.g. all rows in sorted order): test the rows in memory
+         * order into a bitmap, then keep the earlier order — no cache miss
+         * per row */
+        uint64_t *bits = calloc(s->n_rows / 64 + 1, sizeof *bits);
+        if (!bits) abort();
+        for (uint32_t i = 0; i < s->n_rows; i++)
+            if (row_passes(&c, i)) bits[i / 64] |= 1ull << (i % 64);
+        for (size_t j = 0; j < within->n; j++) {
+            uint32_t i = within->idx[j];
+            if (bits[i / 64] >> (i % 64) & 1) sel_push(out, i);
         }
-        if (f && f->user_id) {
-            const at_api_key *k = at_row_api_key(s, a);
-            if (!k || !same(k->user_id, f->user_id)) continue;
-        }
-        if (f && f->provider_id && !same(a->provider_id, f->provider_id)) continue;
-        if (f && f->model_name && !same(a->model_name, f->model_name)) continue;
-        sel_push(out, i);
+        free(bits);
     }
-    at_ptrmap_free(&keys);
-    at_ptrmap_free(&mc.akey);
-    at_ptrmap_free(&mc.provider);
-    at_ptrmap_free(&mc.key);
+    at_ptrmap_free(&c.keys);
+    at_ptrmap_free(&c.mc.akey);
+    at_ptrmap_free(&c.mc.provider);
+    at_ptrmap_free(&c.mc.key);
+    free(c.mc.by_api_key);
+    free(c.mc.by_provider);
+    free(c.mc.by_pkey);
+    free(c.key_member);
 }
 
 /* ---- sorting ------------------------------------------------------------- */
 
-typedef struct { const at_snapshot *s; at_sort sort; } sort_ctx;
-
-static int cmp_str(const char *a, const char *b)
-{
-    if (!a) a = "";
-    if (!b) b = "";
-    return strcmp(a, b);
-}
-
-static int cmp_num(double a, double b)
-{
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-
 static double or_zero(double v) { return isnan(v) ? 0 : v; }
-
 static const char *text_of(const at_snapshot *s, const at_affinity *a, at_column c)
 {
     switch (c) {
@@ -358,25 +399,49 @@ static const char *text_of(const at_snapshot *s, const at_affinity *a, at_column
     }
 }
 
-static int cmp_rows(const void *pa, const void *pb, void *vctx)
+/* Sort records: the key of each row is computed once, not per comparison. */
+typedef struct {
+    double num;
+    const char *str;       /* text columns (interned, compared by content) */
+    const char *tie;       /* the Redis key: a stable, deterministic order */
+    uint32_t idx;
+} sort_rec;
+
+static int cmp_asc(const void *pa, const void *pb)
 {
-    const sort_ctx *c = vctx;
-    const at_affinity *a = &c->s->rows[*(const uint32_t *)pa];
-    const at_affinity *b = &c->s->rows[*(const uint32_t *)pb];
-    int r;
-    switch (c->sort.col) {
-    case AT_COL_EXPIRE_AT: r = cmp_num(or_zero(a->expire_at), or_zero(b->expire_at)); break;
-    case AT_COL_CREATED_AT: r = cmp_num(or_zero(a->created_at), or_zero(b->created_at)); break;
-    case AT_COL_REQUESTS: r = cmp_num((double)a->request_count, (double)b->request_count); break;
-    default: r = cmp_str(text_of(c->s, a, c->sort.col), text_of(c->s, b, c->sort.col)); break;
-    }
-    if (c->sort.descending) r = -r;
-    if (r == 0) r = strcmp(a->redis_key, b->redis_key); /* stable, deterministic order */
-    return r;
+    const sort_rec *a = pa, *b = pb;
+    int r = a->num < b->num ? -1 : a->num > b->num;
+    if (r == 0 && a->str != b->str) r = strcmp(a->str ? a->str : "", b->str ? b->str : "");
+    return r ? r : strcmp(a->tie, b->tie);
+}
+
+static int cmp_desc(const void *pa, const void *pb)
+{
+    const sort_rec *a = pa, *b = pb;
+    int r = a->num < b->num ? 1 : a->num > b->num ? -1 : 0;
+    if (r == 0 && a->str != b->str) r = -strcmp(a->str ? a->str : "", b->str ? b->str : "");
+    return r ? r : strcmp(a->tie, b->tie);
 }
 
 void at_query_sort(const at_snapshot *s, at_selection *sel, at_sort sort)
 {
-    sort_ctx c = {s, sort};
-    if (sel->n > 1) qsort_r(sel->idx, sel->n, sizeof *sel->idx, cmp_rows, &c);
+    if (sel->n < 2) return;
+    sort_rec *rec = malloc(sel->n * sizeof *rec);
+    if (!rec) abort();
+    for (size_t i = 0; i < sel->n; i++) {
+        const at_affinity *a = &s->rows[sel->idx[i]];
+        sort_rec *r = &rec[i];
+        r->idx = sel->idx[i];
+        r->tie = a->redis_key;
+        r->str = NULL;
+        switch (sort.col) {
+        case AT_COL_EXPIRE_AT: r->num = or_zero(a->expire_at); break;
+        case AT_COL_CREATED_AT: r->num = or_zero(a->created_at); break;
+        case AT_COL_REQUESTS: r->num = (double)a->request_count; break;
+        default: r->num = 0; r->str = text_of(s, a, sort.col); break;
+        }
+    }
+    qsort(rec, sel->n, sizeof *rec, sort.descending ? cmp_desc : cmp_asc);
+    for (size_t i = 0; i < sel->n; i++) sel->idx[i] = rec[i].idx;
+    free(rec);
 }

@@ -350,6 +350,7 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
         return NULL;
     }
     s->taken_at = wall_now();
+    s->walk_ms = mono_ms() - t0;
     for (int i = 0; i < AT_REC__COUNT; i++)
         if (i != AT_REC_OK && i != AT_REC_GONE) s->n_skipped += s->skipped[i];
     if (!opts || opts->want_info) read_info(s, r);

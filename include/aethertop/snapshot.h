@@ -53,6 +53,7 @@ typedef struct at_snapshot {
     at_interner strings;
     double taken_at;             /* epoch seconds, when the walk ended */
     double build_ms;             /* how long the whole build took */
+    double walk_ms;              /* of which walking Redis (SCAN + MGET + parse) */
     at_affinity *rows;
     size_t n_rows;
     size_t skipped[AT_REC__COUNT]; /* unreadable records by reason */
