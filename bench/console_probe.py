@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""bench/console_probe.py — runs the console in a pseudo-terminal of 120x40
+and measures (startup) the time until the first full screen shows its
+position line, or (idle SECONDS) the bytes written to the terminal per second
+while nothing happens, with a 1 s refresh. Stdlib only."""
+import fcntl, os, pty, re, select, signal, struct, sys, termios, time
+
+MARKER = re.compile(rb"rows [0-9][0-9,]*\S*[0-9]")
+
+
+def spawn(exe, args):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm-256color"
+        os.environ.setdefault("LANG", "C.UTF-8")
+        os.execv(exe, [exe, *args])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    return pid, fd
+
+
+def read_for(fd, seconds, until=None):
+    buf = b""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+        if not r:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+        if until and until.search(buf):
+            return buf, True
+    return buf, False
+
+
+def stop(pid, fd):
+    try:
+        os.write(fd, b"q")
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def main():
+    exe, mode = sys.argv[1], sys.argv[2]
+    t0 = time.monotonic()
+    pid, fd = spawn(exe, ["--delay", "1"])
+    _, found = read_for(fd, 10, MARKER)
+    ms = (time.monotonic() - t0) * 1000
+    if not found:
+        stop(pid, fd)
+        sys.exit("console_probe: the first screen never showed its position line")
+    if mode == "startup":
+        print(f"startup_ms {ms:.1f}")
+    else:
+        seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 30
+        read_for(fd, 3)   # let the first refreshes settle
+        data, _ = read_for(fd, seconds)
+        print(f"idle_bytes {len(data)} idle_bytes_per_s {len(data) / seconds:.1f}")
+    stop(pid, fd)
+
+
+if __name__ == "__main__":
+    main()

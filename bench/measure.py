@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""bench/measure.py — runs the issue-4 measurements against the servers that
+bench/run started (AT_TEST_REDIS_PORT, AT_TEST_PG_ADMIN_URL), prints a table
+and writes bench/RESULTS.md. Each figure: median and spread (min..max) of
+several runs. Stdlib only."""
+import os, platform, re, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ["AT_BUILD_DIR"]
+RPORT = os.environ["AT_TEST_REDIS_PORT"]
+PG_ADMIN = os.environ["AT_TEST_PG_ADMIN_URL"]
+SCHEMA = os.path.join(ROOT, "..", "shared", "fixtures", "aether_schema.sql")
+SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "10000 100000 1000000").split()]
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+results = []   # (figure, size, value text, target, ok)
+
+
+def sh(args, env=None, check=True):
+    p = subprocess.run(args, env=env, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        sys.exit(f"bench: {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()[:500]}")
+    return p.stdout
+
+
+def nums(text, key):
+    return [float(m) for m in re.findall(rf"{key} ([0-9.]+)", text)]
+
+
+def spread(v):
+    return f"{statistics.median(v):.1f} ({min(v):.1f}..{max(v):.1f})"
+
+
+def redis_cli(*args):
+    return sh(["redis-cli", "-p", RPORT, *args])
+
+
+def seed(size, db):
+    dbname = f"bench{size}"
+    sh(["psql", PG_ADMIN, "-q", "-c", f"DROP DATABASE IF EXISTS {dbname}", "-c", f"CREATE DATABASE {dbname}"])
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
+    redis_cli("-n", str(db), "FLUSHDB")
+    users, keys, prov, models = (5000, 10000, 50, 300)
+    sh([f"{BUILD}/aethertop-sim", "seed", "--redis", f"redis://127.0.0.1:{RPORT}/{db}", "--database", url,
+        "--schema", SCHEMA, "--users", str(min(users, max(50, size // 20))), "--api-keys", str(min(keys, max(100, size // 10))),
+        "--providers", str(prov), "--models", str(models), "--affinities", str(size), "--min-ttl", "250"])
+    env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{RPORT}/{db}", DATABASE_URL=url)
+    return env
+
+
+def record(figure, size, value, target, ok):
+    results.append((figure, size, value, target, ok))
+    print(f"{figure:<38} {size:>9,}  {value:<34} {target:<22} {'ok' if ok else 'MISSED'}", flush=True)
+
+
+def measure(size, db):
+    env = seed(size, db)
+    core = f"{BUILD}/aethertop-bench-core"
+    floor = [f"{BUILD}/aethertop-bench-floor", "127.0.0.1", RPORT, str(db)]
+    # 1. full refresh vs the floor, alternated
+    fl, rf, rss = [], [], []
+    for _ in range(RUNS):
+        fl += nums(sh(floor), "ms")
+        out = sh([core, "refresh", "1"], env)
+        rf += nums(out, "refresh_ms")
+        rss += nums(out, "peak_rss_mb")
+    ratio = statistics.median(rf) / statistics.median(fl)
+    record("floor: SCAN+MGET, ms", size, spread(fl), "-", True)
+    record("full refresh, ms", size, spread(rf), "-", True)
+    record("refresh / floor", size, f"{ratio:.2f}", "<= 1.5", ratio <= 1.5)
+    if size >= 1000000:
+        record("peak RSS, MB", size, spread(rss), "<= 400", statistics.median(rss) <= 400)
+        # 2. typing in search
+        med, p99 = [], []
+        for _ in range(3):
+            out = sh([core, "search"], env)
+            med += nums(out, "keystroke_median_ms")
+            p99 += nums(out, "keystroke_p99_ms")
+        record("keystroke median, ms", size, spread(med), "<= 50", statistics.median(med) <= 50)
+        record("keystroke p99, ms", size, spread(p99), "<= 100", statistics.median(p99) <= 100)
+    # 4. load on Redis in steady state
+    if size in (10000, 1000000):
+        secs = "20" if size < 1000000 else "90"
+        env = seed(size, db)
+        out = sh([core, "load", secs, "1"], env)
+        share = nums(out, "redis_busy_share_pct")[0]
+        interval = nums(out, "interval_s")[0]
+        record("Redis time used by refreshes, %", size, f"{share:.2f} (interval {interval:.1f} s)", "<= 10", share <= 10)
+    # 5. clears under a PING probe
+    if size >= 1000000:
+        env = seed(size, db)
+        out = sh([core, "clear-all"], env)
+        record("clear all, ms", size, f"{nums(out, 'clear_all_ms')[0]:.0f}", "-", True)
+        mp = nums(out, "clear_all_max_ping_ms")[0]
+        record("clear all: max PING wait, ms", size, f"{mp:.2f}", "<= 20", mp <= 20)
+        env = seed(size, db)
+        fl2 = nums(sh(floor), "ms")[0]
+        out = sh([core, "clear-provider"], env)
+        cp = nums(out, "clear_provider_ms")[0]
+        record("clear provider, ms (vs one floor pass)", size, f"{cp:.0f} (floor {fl2:.0f})", "<= floor", cp <= fl2)
+        mp = nums(out, "clear_provider_max_ping_ms")[0]
+        record("clear provider: max PING wait, ms", size, f"{mp:.2f}", "<= 20", mp <= 20)
+        wd = int(nums(out, "wrongly_deleted")[0])
+        rw = int(nums(out, "repoint_writes")[0])
+        record("clear provider: wrongly deleted", size, f"{wd} ({rw:,} re-points meanwhile)", "0", wd == 0)
+    # 6. start-up and idle terminal output
+    if size == 10000:
+        env = seed(size, db)
+        probe = os.path.join(ROOT, "bench", "console_probe.py")
+        if os.path.exists(f"{BUILD}/aethertop"):
+            st, by = [], []
+            for _ in range(RUNS):
+                out = sh([sys.executable, probe, f"{BUILD}/aethertop", "startup"], env)
+                st += nums(out, "startup_ms")
+            record("start-up to full first screen, ms", size, spread(st), "<= 150", statistics.median(st) <= 150)
+            out = sh([sys.executable, probe, f"{BUILD}/aethertop", "idle", "30"], env)
+            bps = nums(out, "idle_bytes_per_s")[0]
+            record("idle terminal output 120x40, B/s", size, f"{bps:.0f}", "<= 1024", bps <= 1024)
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        mem = f"{int(open('/proc/meminfo').readline().split()[1]) / 1048576:.0f} GiB"
+    except (OSError, ValueError):
+        pass
+    redis = sh(["redis-server", "--version"]).strip()
+    pg = sh(["psql", "--version"]).strip()
+    return f"{os.cpu_count()} cores ({cpu}), {mem} RAM, {platform.platform()}; {redis}; {pg}"
+
+
+def main():
+    print(f"{'figure':<38} {'size':>9}  {'median (min..max)':<34} {'target':<22} result")
+    for i, size in enumerate(SIZES):
+        measure(size, 1 + i)
+    with open(os.path.join(ROOT, "bench", "RESULTS.md"), "w") as f:
+        f.write("# Benchmark results\n\n")
+        f.write(f"Generated by `bench/run` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n")
+        f.write(f"Machine: {machine()}.\n\n")
+        f.write(f"Each figure is the median of {RUNS} runs (spread min..max) unless one run is all there is. "
+                "Data: the simulator (`aethertop-sim seed`) with 5,000 users / 10,000 API keys / 50 providers / "
+                "300 models at 1M (scaled down for smaller sizes), TTLs 250-300 s.\n\n")
+        f.write("| figure | affinities | measured | target | |\n| --- | ---: | --- | --- | --- |\n")
+        for fig, size, val, target, ok in results:
+            f.write(f"| {fig} | {size:,} | {val} | {target} | {'ok' if ok else '**missed**'} |\n")
+        f.write("\nReproduce: `bench/run` (about 10 minutes; `BENCH_SIZES=\"10000\" bench/run` for a quick look). "
+                "The floor is `bench/floor.c`: plain hiredis, `SCAN 0 MATCH cache_affinity:* COUNT 1000` and one "
+                "MGET per batch, values counted, nothing parsed. The full refresh is `bench/bench_core.c refresh`: "
+                "walk + parse + enrich from PostgreSQL + filter + sort + the first page, the console's refresh "
+                "path. Load on Redis: INFO commandstats usec summed over all commands, over wall time, while "
+                "`bench_core load` refreshes with the console's adaptive pacer (`src/refresh.c`).\n")
+    missed = [r for r in results if not r[4]]
+    print(f"\n{len(results) - len(missed)} of {len(results)} figures within target; RESULTS.md written")
+
+
+if __name__ == "__main__":
+    main()
