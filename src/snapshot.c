@@ -8,6 +8,7 @@
 #include "aethertop/secret.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,13 +73,57 @@ static bool col_bool(PGresult *res, int row, int c)
     return !PQgetisnull(res, row, c) && PQgetvalue(res, row, c)[0] == 't';
 }
 
+/* Masked forms survive from one snapshot to the next (keyed by the stored
+ * ciphertext and the key that decrypts it), so a refresh decrypts only keys
+ * it has not seen. Masked values are not secret; plaintexts never stay. */
+static struct {
+    pthread_mutex_t lock;
+    at_fernet_key key;
+    at_arena *arena;
+    at_strmap map;          /* ciphertext -> index into masks (-1: does not decrypt) */
+    const char **masks;
+    size_t n, cap;
+} mask_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define MASK_CACHE_MAX 200000
+
 static const char *masked(at_snapshot *s, const at_fernet_key *key, PGresult *res, int row, int c)
 {
     if (!key || PQgetisnull(res, row, c)) return NULL;
-    char *m = at_decrypt_and_mask(key, PQgetvalue(res, row, c));
-    if (!m) return NULL;
-    const char *out = at_arena_strdup(s->arena, m);
-    free(m);
+    const char *stored = PQgetvalue(res, row, c);
+    size_t len = (size_t)PQgetlength(res, row, c);
+    const char *out = NULL;
+    pthread_mutex_lock(&mask_cache.lock);
+    if (!mask_cache.arena || memcmp(&mask_cache.key, key, sizeof *key) != 0 || mask_cache.n >= MASK_CACHE_MAX) {
+        at_strmap_free(&mask_cache.map);
+        at_arena_free(mask_cache.arena);
+        free(mask_cache.masks);
+        mask_cache.arena = at_arena_new();
+        mask_cache.masks = NULL;
+        mask_cache.n = mask_cache.cap = 0;
+        mask_cache.key = *key;
+    }
+    int32_t idx;
+    if (at_strmap_find(&mask_cache.map, stored, len, &idx)) {
+        out = idx >= 0 ? mask_cache.masks[idx] : NULL;
+    } else {
+        char *m = at_decrypt_and_mask(key, stored);
+        if (m) {
+            if (mask_cache.n == mask_cache.cap) {
+                mask_cache.cap = mask_cache.cap ? mask_cache.cap * 2 : 256;
+                mask_cache.masks = realloc(mask_cache.masks, mask_cache.cap * sizeof *mask_cache.masks);
+                if (!mask_cache.masks) abort();
+            }
+            idx = (int32_t)mask_cache.n;
+            mask_cache.masks[mask_cache.n++] = out = at_arena_strdup(mask_cache.arena, m);
+            free(m);
+        } else {
+            idx = -1;
+        }
+        at_strmap_put(&mask_cache.map, at_arena_strndup(mask_cache.arena, stored, len), idx);
+    }
+    if (out) out = at_arena_strdup(s->arena, out);
+    pthread_mutex_unlock(&mask_cache.lock);
     return out;
 }
 
