@@ -17,7 +17,7 @@
 #include "aethertop/secret.h"
 
 #ifndef AETHERTOP_FIXTURES_DIR
-#define AETHERTOP_FIXTURES_DIR "../shared/fixtures"
+#define AETHERTOP_FIXTURES_DIR "tests/fixtures"
 #endif
 
 static const char *fixtures_dir = AETHERTOP_FIXTURES_DIR;
