@@ -53,7 +53,7 @@ SOURCE_DIR = os.environ.get(
     "AT_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.environ.get("AT_BUILD_DIR", os.path.join(SOURCE_DIR, "build", "test"))
 FIXTURES_DIR = os.environ.get(
-    "AT_FIXTURES_DIR", os.path.abspath(os.path.join(SOURCE_DIR, "..", "shared", "fixtures")))
+    "AT_FIXTURES_DIR", os.path.join(SOURCE_DIR, "tests", "fixtures"))
 SCHEMA_PATH = os.path.join(FIXTURES_DIR, "aether_schema.sql")
 
 AETHERTOP = os.path.join(BUILD_DIR, "aethertop")
