@@ -78,6 +78,10 @@ def servers_available():
 def require_servers():
     """Exit 77 (ctest: skipped) when the throwaway servers are not running."""
     if not servers_available():
+        if os.environ.get("AT_REQUIRE_SERVERS") == "1":
+            sys.stderr.write("integration test FAILED: scripts/test started no servers "
+                             "(AT_TEST_REDIS_PORT / AT_TEST_PG_ADMIN_URL not set)\n")
+            sys.exit(1)
         sys.stderr.write("integration test skipped: AT_TEST_REDIS_PORT / AT_TEST_PG_ADMIN_URL "
                          "not set (run scripts/test, which starts the servers)\n")
         sys.exit(SKIP_EXIT)
