@@ -109,7 +109,7 @@ void at_stats_compute(const at_snapshot *cur, const at_snapshot *prev, double no
         const at_user *u = at_row_user(cur, a);
         const at_api_key *ak = at_row_api_key(cur, a);
         counter_add(&fmt, a->api_format, NULL, rc);
-        counter_add(&prov, a->provider_id, p ? p->display_name : NULL, rc);
+        counter_add(&prov, a->provider_id, p ? (p->display_name && *p->display_name ? p->display_name : p->name) : NULL, rc);
         counter_add(&endp, a->endpoint_id, NULL, rc);
         counter_add(&pkey, a->key_id, k ? k->name : NULL, rc);
         counter_add(&model, a->model_name, at_row_model_label(cur, a), rc);
