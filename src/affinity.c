@@ -63,15 +63,14 @@ at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen
     if (!val) return AT_REC_GONE;
     if (!at_utf8_valid(key, klen) || !at_utf8_valid(val, vlen)) return AT_REC_BAD_UTF8;
 
-    /* key parts: prefix, affinity_key, api_format, model_name (the rest,
-     * so a model name holding ':' survives) */
-    const char *p = memchr(key, ':', klen);
-    const char *end = key + klen;
+    /* key parts as the gateway's list_affinities splits them: part 1 the
+     * affinity key, part 2 the api format, part 3 the model name */
     const char *part[3] = {0};
     size_t plen[3] = {0};
+    const char *end = key + klen, *p = memchr(key, ':', klen);
     for (int i = 0; i < 3 && p; i++) {
         const char *start = p + 1;
-        const char *next = i < 2 ? memchr(start, ':', (size_t)(end - start)) : NULL;
+        const char *next = memchr(start, ':', (size_t)(end - start));
         part[i] = start;
         plen[i] = (size_t)((next ? next : end) - start);
         p = next;
@@ -89,6 +88,8 @@ at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen
             ok = take_string(in, doc, names[i], &field[i]);
         else if (part[i])
             field[i] = at_intern(in, part[i], plen[i]);
+        else if (i > 0)
+            field[i] = at_intern(in, "unknown", 7); /* the gateway's fallback */
     }
     ok = ok && take_string(in, doc, "provider_id", &row->provider_id) &&
          take_string(in, doc, "endpoint_id", &row->endpoint_id) &&

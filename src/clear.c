@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Delete each key of the batch whose JSON value still has provider_id == ARGV[1]. */
+/* Each key of the batch whose JSON value has provider_id == ARGV[1] at this
+ * moment: deleted when ARGV[2] is "1", only counted otherwise (so the number
+ * the confirmation shows is decided by the very same rule). */
 static const char LUA_CLEAR_PROVIDER[] =
     "local n = 0\n"
     "for _, k in ipairs(KEYS) do\n"
@@ -23,7 +25,7 @@ static const char LUA_CLEAR_PROVIDER[] =
     "  if v then\n"
     "    local ok, t = pcall(cjson.decode, v)\n"
     "    if ok and type(t) == 'table' and t['provider_id'] == ARGV[1] then\n"
-    "      n = n + redis.call('UNLINK', k)\n"
+    "      if ARGV[2] == '1' then n = n + redis.call('UNLINK', k) else n = n + 1 end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -102,23 +104,8 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         c->matched += (long long)n;
         return c->execute ? unlink_batch(c, n, keys, klens) : 0;
     case AT_CLEAR_PROVIDER: {
-        if (!c->execute) {
-            /* count: parse the values as the listing does */
-            at_arena *arena = at_arena_new();
-            at_interner in;
-            at_interner_init(&in, arena);
-            for (size_t i = 0; i < n; i++) {
-                at_affinity row;
-                if (at_affinity_parse(&in, keys[i], klens[i], vals[i], vlens[i], &row) == AT_REC_OK &&
-                    row.provider_id && strcmp(row.provider_id, c->req->args[0]) == 0)
-                    c->matched++;
-            }
-            at_interner_free(&in);
-            at_arena_free(arena);
-            return 0;
-        }
-        const char **argv = malloc((n + 4) * sizeof *argv);
-        size_t *argl = malloc((n + 4) * sizeof *argl);
+        const char **argv = malloc((n + 5) * sizeof *argv);
+        size_t *argl = malloc((n + 5) * sizeof *argl);
         char nkeys[24];
         snprintf(nkeys, sizeof nkeys, "%zu", n);
         argv[0] = "EVAL"; argl[0] = 4;
@@ -128,7 +115,9 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         memcpy(argl + 3, klens, n * sizeof *argl);
         argv[n + 3] = c->req->args[0];
         argl[n + 3] = strlen(c->req->args[0]);
-        redisReply *rep = at_redis_command(c->r, (int)n + 4, argv, argl);
+        argv[n + 4] = c->execute ? "1" : "0";
+        argl[n + 4] = 1;
+        redisReply *rep = at_redis_command(c->r, (int)n + 5, argv, argl);
         free(argv);
         free(argl);
         if (!rep || rep->type != REDIS_REPLY_INTEGER) {
@@ -136,8 +125,8 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
             c->failed = true;
             return 1;
         }
-        c->deleted += rep->integer;
         c->matched += rep->integer;
+        if (c->execute) c->deleted += rep->integer;
         freeReplyObject(rep);
         return 0;
     }
@@ -178,8 +167,8 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
     at_strmap_init(&c->key_ids);
     if (req->kind == AT_CLEAR_API_KEYS)
         for (size_t i = 0; i < req->n_args; i++) at_strmap_put(&c->key_ids, req->args[i], 1);
-    at_walk_opts o = {.count = 1000, .exclusive = execute,
-                      .values = req->kind == AT_CLEAR_PROVIDER ? !execute : req->kind == AT_CLEAR_API_KEYS};
+    at_walk_opts o = {.count = 1000, .exclusive = execute || req->kind == AT_CLEAR_PROVIDER,
+                      .values = req->kind == AT_CLEAR_API_KEYS};
     int rc = 0;
     if (req->kind == AT_CLEAR_MAPPINGS_ALL) {
         o.match = "model:*";

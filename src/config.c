@@ -942,6 +942,20 @@ static void first_line(char *dst, size_t cap, const char *msg)
     dst[l] = '\0';
 }
 
+/* "5432" or "5432,5433" (libpq multi-host), each 1..65535. */
+static bool valid_port_list(const char *v)
+{
+    while (*v) {
+        long port = 0;
+        int digits = 0;
+        for (; *v >= '0' && *v <= '9' && digits < 6; v++, digits++) port = port * 10 + (*v - '0');
+        if (!digits || port < 1 || port > 65535) return false;
+        if (*v == ',') v++;
+        else if (*v) return false;
+    }
+    return true;
+}
+
 static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, char *err,
                           size_t errlen)
 {
@@ -988,6 +1002,19 @@ static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, 
         PQfreemem(errmsg);
         wipe_str(conninfo);
         return -1;
+    }
+    /* libpq checks ports only when it connects; a malformed one is a
+     * configuration error now, not "PostgreSQL unreachable" later */
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "port") != 0 || !o->val || !*o->val) continue;
+        if (!valid_port_list(o->val)) {
+            char shown[64];
+            first_line(shown, sizeof shown, o->val);
+            seterr(err, errlen, "%s: bad port \"%s\" (expected 1-65535)", setting, shown);
+            PQconninfoFree(opts);
+            wipe_str(conninfo);
+            return -1;
+        }
     }
     cfg->pg_conninfo = conninfo;
     cfg->pg_display = is_pg_url(conninfo) ? at_url_redact(conninfo) : kv_display(opts);
