@@ -5,6 +5,7 @@
 #include "aethertop/cli.h"
 #include "aethertop/cells.h"
 #include "aethertop/clear.h"
+#include "aethertop/insight.h"
 #include "aethertop/mapping.h"
 #include "aethertop/pg.h"
 #include "aethertop/query.h"
@@ -180,18 +181,19 @@ static void fmt_ttl(double expire_at, double now, char *out, size_t n)
     if (isnan(expire_at)) { snprintf(out, n, "-"); return; }
     double left = expire_at - now;
     if (left <= 0) { snprintf(out, n, "expired"); return; }
-    long s = (long)left;
+    long s = left < 1e12 ? (long)left : 999999999999L; /* far-future data: no overflowing cast */
     if (s >= 60) snprintf(out, n, "%ldm%02lds", s / 60, s % 60);
     else snprintf(out, n, "%lds", s);
 }
 
 static void fmt_time(double t, char *out, size_t n)
 {
-    if (isnan(t)) { snprintf(out, n, "-"); return; }
-    time_t tt = (time_t)t;
+    /* out-of-range times (hostile data) show as "-": no overflowing cast,
+     * and no strftime of a struct tm that localtime_r did not fill */
     struct tm tm;
-    localtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+    time_t tt = fabs(t) < 1e12 ? (time_t)t : 0;
+    if (!(fabs(t) < 1e12) || !localtime_r(&tt, &tm) || strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(out, n, "-");
 }
 
 static void fmt_count(long long v, char *out, size_t n)
@@ -469,6 +471,110 @@ static int cmd_mappings(cli_ctx *c)
         if (m.warning[0]) errorf("warning: %s", m.warning);
     }
     at_mapping_stats_free(&m);
+    return 0;
+}
+
+static void fmt_rate(double r, char *out, size_t n)
+{
+    if (r < 0) snprintf(out, n, "-");
+    else snprintf(out, n, "%.1f%%", r * 100);
+}
+
+static void fmt_window(long s, char *out, size_t n)
+{
+    if (s % 86400 == 0) snprintf(out, n, "%ldd", s / 86400);
+    else if (s % 3600 == 0) snprintf(out, n, "%ldh", s / 3600);
+    else if (s % 60 == 0) snprintf(out, n, "%ldm", s / 60);
+    else snprintf(out, n, "%lds", s);
+}
+
+static void print_hits_rows(const char *title, const at_hits_row *rows, size_t n, size_t max)
+{
+    printf("\n%s\n", title);
+    table t = {.ncols = 6, .head = {"NAME", "REQUESTS", "CACHED", "TOKEN HIT RATE", "CACHE READ $", "SAVED ≈$"},
+               .cap = {40, 0, 0, 0, 0, 0}, .right = {false, true, true, true, true, true}};
+    for (size_t i = 0; i < n && i < max; i++) {
+        char a[32], b[32], c[32], d[32], e[32];
+        fmt_count(rows[i].requests, a, sizeof a);
+        fmt_count(rows[i].cached_requests, b, sizeof b);
+        fmt_rate(rows[i].token_hit_rate, c, sizeof c);
+        snprintf(d, sizeof d, "%.4f", rows[i].cache_read_cost_usd);
+        snprintf(e, sizeof e, "%.4f", rows[i].savings_usd);
+        table_row(&t, rows[i].label && *rows[i].label ? rows[i].label : rows[i].id, a, b, c, d, e);
+    }
+    table_print(&t);
+    if (n > max) printf("… and %zu more\n", n - max);
+}
+
+static int cmd_hits(cli_ctx *c)
+{
+    int rc = need_pg(c, "read the usage table");
+    if (rc) return rc;
+    long windows[2] = {c->o->window_s ? c->o->window_s : 300, 3600};
+    size_t nw = c->o->window_s ? 1 : 2;
+    at_hits_report rep[2];
+    const at_hits_report *reps[2] = {&rep[0], &rep[1]};
+    char err[512];
+    for (size_t i = 0; i < nw; i++) {
+        if (at_hits_build(c->pg, windows[i], &rep[i], err, sizeof err) < 0) {
+            errorf("cannot read the usage table: %s", err);
+            for (size_t j = 0; j < i; j++) at_hits_free(&rep[j]);
+            return AT_EXIT_UNAVAILABLE;
+        }
+    }
+    if (c->o->json) {
+        cJSON *doc = at_report_hits(reps, nw);
+        print_json(doc);
+        cJSON_Delete(doc);
+    } else {
+        for (size_t i = 0; i < nw; i++) {
+            char w[32], a[32], b[32], r[32];
+            fmt_window(rep[i].window_s, w, sizeof w);
+            fmt_count(rep[i].total.requests, a, sizeof a);
+            fmt_count(rep[i].total.cached_requests, b, sizeof b);
+            fmt_rate(rep[i].total.token_hit_rate, r, sizeof r);
+            printf("%sPrompt cache, last %s: %s requests, %s with cache reads, token hit rate %s, "
+                   "saved ≈$%.4f\n", i ? "\n" : "", w, a, b, r, rep[i].total.savings_usd);
+            print_hits_rows("By provider", rep[i].by_provider, rep[i].n_by_provider, 10);
+            print_hits_rows("By model", rep[i].by_model, rep[i].n_by_model, 10);
+        }
+    }
+    for (size_t i = 0; i < nw; i++) at_hits_free(&rep[i]);
+    return 0;
+}
+
+static int cmd_ttl_advice(cli_ctx *c)
+{
+    int rc = need_pg(c, "read the usage table");
+    if (rc) return rc;
+    at_ttl_advice a;
+    char err[512];
+    if (at_ttl_advice_build(c->pg, c->o->hours > 0 ? c->o->hours : 24, &a, err, sizeof err) < 0) {
+        errorf("cannot read the usage table: %s", err);
+        return AT_EXIT_UNAVAILABLE;
+    }
+    if (c->o->json) {
+        cJSON *doc = at_report_ttl_advice(&a);
+        print_json(doc);
+        cJSON_Delete(doc);
+    } else {
+        printf("TTL advice over the last %g h: %zu users  (5 min: %lld · 15 min: %lld · 30 min: %lld · 60 min: %lld)\n",
+               a.hours, a.n_users, a.bucket_users[0], a.bucket_users[1], a.bucket_users[2], a.bucket_users[3]);
+        table t = {.ncols = 6, .head = {"USER", "REQUESTS", "P50 GAP", "P75 GAP", "P90 GAP", "TTL"},
+                   .cap = {30, 0, 0, 0, 0, 0}, .right = {false, true, true, true, true, true}};
+        for (size_t i = 0; i < a.n_users && i < 50; i++) {
+            char n[32], p50[32], p75[32], p90[32], ttl[16];
+            fmt_count(a.users[i].requests, n, sizeof n);
+            snprintf(p50, sizeof p50, "%.1f min", a.users[i].p50_min);
+            snprintf(p75, sizeof p75, "%.1f min", a.users[i].p75_min);
+            snprintf(p90, sizeof p90, "%.1f min", a.users[i].p90_min);
+            snprintf(ttl, sizeof ttl, "%d min", a.users[i].recommended_ttl_min);
+            table_row(&t, *a.users[i].username ? a.users[i].username : a.users[i].user_id, n, p50, p75, p90, ttl);
+        }
+        table_print(&t);
+        if (a.n_users > 50) printf("… and %zu more (--json for all)\n", a.n_users - 50);
+    }
+    at_ttl_advice_free(&a);
     return 0;
 }
 
@@ -788,12 +894,16 @@ int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **a
         return usage_error("--limit must be between 1 and 1000");
     if ((opts->limit >= 0 || opts->offset >= 0) && strcmp(cmd, "list") != 0)
         return usage_error("--limit and --offset apply to list only");
+    if (opts->window_s && strcmp(cmd, "hits") != 0) return usage_error("--window applies to hits only");
+    if (opts->hours > 0 && strcmp(cmd, "ttl-advice") != 0) return usage_error("--hours applies to ttl-advice only");
     if (strcmp(cmd, "stats") == 0 && argc == 1) rc = cmd_stats(&c, false);
     else if (strcmp(cmd, "metrics") == 0 && argc == 1) rc = cmd_stats(&c, true);
     else if (strcmp(cmd, "config") == 0 && argc == 1) rc = cmd_config(&c);
     else if (strcmp(cmd, "list") == 0 && argc <= 2) rc = cmd_list(&c, argc == 2 ? argv[1] : NULL);
     else if (strcmp(cmd, "affinity") == 0 && argc == 2) rc = cmd_affinity(&c, argv[1]);
     else if (strcmp(cmd, "mappings") == 0 && argc == 1) rc = cmd_mappings(&c);
+    else if (strcmp(cmd, "hits") == 0 && argc == 1) rc = cmd_hits(&c);
+    else if (strcmp(cmd, "ttl-advice") == 0 && argc == 1) rc = cmd_ttl_advice(&c);
     else if (strcmp(cmd, "clear") == 0) rc = cmd_clear(&c, argc, argv);
     else {
         char msg[256];

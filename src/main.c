@@ -3,6 +3,7 @@
 #include "aethertop/cli.h"
 #include "aethertop/config.h"
 #include "aethertop/console.h"
+#include "aethertop/insight.h"
 
 #include <getopt.h>
 #include <hiredis/hiredis.h>
@@ -25,6 +26,8 @@ static const char USAGE[] =
     "  list [KEYWORD] [--limit N] [--offset M]\n"
     "  affinity USER_IDENTIFIER\n"
     "  mappings\n"
+    "  hits [--window 5m|1h|24h]          prompt-cache effectiveness from the usage table\n"
+    "  ttl-advice [--hours N]             recommended affinity TTL per user (default 24 h)\n"
     "  clear user IDENTIFIER\n"
     "  clear affinity AFFINITY_KEY ENDPOINT_ID MODEL_ID API_FORMAT\n"
     "  clear all\n"
@@ -94,12 +97,29 @@ static int parse_seconds(const char *s, const char *name, double *out)
     return 0;
 }
 
+/* Hide a password given on the command line from /proc/<pid>/cmdline (ps,
+ * top): overwrite it in place once the configuration holds its own copy.
+ * Covers user:PASSWORD@ in a URL and password=... (query or keyword form). */
+static void scrub_password(char *arg)
+{
+    if (!arg) return;
+    char *sep = strstr(arg, "://");
+    char *at = sep ? strrchr(sep + 3, '@') : NULL;
+    char *colon = at ? memchr(sep + 3, ':', (size_t)(at - (sep + 3))) : NULL;
+    for (char *p = colon ? colon + 1 : at; p && p < at; p++) *p = '*';
+    for (char *p = arg; (p = strstr(p, "password=")) != NULL;) {
+        p += 9;
+        char quote = *p == '\'' ? *p++ : '\0';
+        for (; *p && (quote ? *p != quote : *p != '&' && *p != ' ' && *p != '#'); p++) *p = '*';
+    }
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core dumps holding secrets */
     enum { O_REDIS = 1000, O_DB, O_ENV, O_TIMEOUT, O_JSON, O_YES, O_RO, O_LIMIT, O_OFFSET, O_AUDIT,
-           O_CA, O_CERT, O_KEY, O_INSECURE, O_DELAY, O_THEME, O_HELP, O_VERSION };
+           O_CA, O_CERT, O_KEY, O_INSECURE, O_DELAY, O_THEME, O_HELP, O_VERSION, O_WINDOW, O_HOURS };
     static const struct option longopts[] = {
         {"redis", required_argument, 0, O_REDIS}, {"database", required_argument, 0, O_DB},
         {"env-file", required_argument, 0, O_ENV}, {"timeout", required_argument, 0, O_TIMEOUT},
@@ -109,6 +129,7 @@ int main(int argc, char **argv)
         {"redis-ca", required_argument, 0, O_CA}, {"redis-cert", required_argument, 0, O_CERT},
         {"redis-key", required_argument, 0, O_KEY}, {"insecure", no_argument, 0, O_INSECURE},
         {"delay", required_argument, 0, O_DELAY}, {"theme", required_argument, 0, O_THEME},
+        {"window", required_argument, 0, O_WINDOW}, {"hours", required_argument, 0, O_HOURS},
         {"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     at_config_flags flags = {0};
     at_cli_opts cli = {.limit = -1, .offset = -1};
@@ -152,6 +173,18 @@ int main(int argc, char **argv)
         case O_INSECURE: insecure = true; break;
         case O_DELAY: if (parse_seconds(optarg, "--delay", &con.delay_s) < 0) return AT_EXIT_USAGE; break;
         case O_THEME: con.theme = optarg; break;
+        case O_WINDOW:
+            if ((cli.window_s = at_parse_window(optarg)) < 0) {
+                fprintf(stderr, "aethertop: --window: expected a duration like 5m, 1h or 24h, got \"%s\"\n", optarg);
+                return AT_EXIT_USAGE;
+            }
+            break;
+        case O_HOURS:
+            if (parse_seconds(optarg, "--hours", &cli.hours) < 0 || cli.hours > 720) {
+                fprintf(stderr, "aethertop: --hours: expected hours between 0 and 720\n");
+                return AT_EXIT_USAGE;
+            }
+            break;
         case O_HELP: fputs(USAGE, stdout); return 0;
         case O_VERSION: print_version(); return 0;
         default:
@@ -173,7 +206,10 @@ int main(int argc, char **argv)
 
     at_config cfg;
     char err[512];
-    if (at_config_resolve(&cfg, &flags, env_lookup, err, sizeof err) < 0) {
+    int resolved = at_config_resolve(&cfg, &flags, env_lookup, err, sizeof err);
+    scrub_password((char *)flags.redis_url);
+    scrub_password((char *)flags.database_url);
+    if (resolved < 0) {
         fprintf(stderr, "aethertop: %s\n", err);
         return AT_EXIT_USAGE;
     }

@@ -293,6 +293,74 @@ cJSON *at_report_mappings(const at_mapping_stats *m)
     return root;
 }
 
+static cJSON *hits_row(const at_hits_row *r, const char *id_key, const char *label_key)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (id_key) add_str(o, id_key, r->id);
+    if (label_key) add_str(o, label_key, r->label);
+    add_int(o, "requests", r->requests);
+    add_int(o, "cached_requests", r->cached_requests);
+    add_int(o, "input_tokens", r->input_tokens);
+    add_int(o, "cache_read_tokens", r->cache_read_tokens);
+    add_int(o, "cache_creation_tokens", r->cache_creation_tokens);
+    if (r->token_hit_rate >= 0) cJSON_AddNumberToObject(o, "token_hit_rate", r->token_hit_rate);
+    else cJSON_AddNullToObject(o, "token_hit_rate");
+    cJSON_AddNumberToObject(o, "cache_read_cost_usd", r->cache_read_cost_usd);
+    cJSON_AddNumberToObject(o, "estimated_savings_usd", r->savings_usd);
+    return o;
+}
+
+static cJSON *hits_list(const at_hits_row *rows, size_t n, const char *id_key, const char *label_key)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, hits_row(&rows[i], id_key, label_key));
+    return arr;
+}
+
+cJSON *at_report_hits(const at_hits_report *const *reports, size_t n)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "status", "ok");
+    cJSON *windows = cJSON_AddArrayToObject(root, "windows");
+    for (size_t i = 0; i < n; i++) {
+        const at_hits_report *r = reports[i];
+        cJSON *w = cJSON_CreateObject();
+        add_int(w, "window_seconds", r->window_s);
+        cJSON_AddItemToObject(w, "total", hits_row(&r->total, NULL, NULL));
+        cJSON_AddItemToObject(w, "by_provider", hits_list(r->by_provider, r->n_by_provider, "provider_id", "provider_name"));
+        cJSON_AddItemToObject(w, "by_model", hits_list(r->by_model, r->n_by_model, "model", NULL));
+        cJSON_AddItemToObject(w, "by_user", hits_list(r->by_user, r->n_by_user, "user_id", "username"));
+        cJSON_AddItemToArray(windows, w);
+    }
+    return root;
+}
+
+cJSON *at_report_ttl_advice(const at_ttl_advice *a)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "status", "ok");
+    cJSON *d = cJSON_AddObjectToObject(root, "data");
+    cJSON_AddNumberToObject(d, "hours", a->hours);
+    add_int(d, "users_analyzed", (long long)a->n_users);
+    cJSON *sum = cJSON_AddObjectToObject(d, "summary");
+    static const char *const names[4] = {"5", "15", "30", "60"};
+    for (int i = 0; i < 4; i++) add_int(sum, names[i], a->bucket_users[i]);
+    cJSON *users = cJSON_AddArrayToObject(d, "users");
+    for (size_t i = 0; i < a->n_users; i++) {
+        const at_ttl_user *u = &a->users[i];
+        cJSON *o = cJSON_CreateObject();
+        add_str(o, "user_id", u->user_id);
+        add_str(o, "username", u->username);
+        add_int(o, "requests", u->requests);
+        cJSON_AddNumberToObject(o, "p50_interval_minutes", u->p50_min);
+        cJSON_AddNumberToObject(o, "p75_interval_minutes", u->p75_min);
+        cJSON_AddNumberToObject(o, "p90_interval_minutes", u->p90_min);
+        add_int(o, "recommended_ttl_minutes", u->recommended_ttl_min);
+        cJSON_AddItemToArray(users, o);
+    }
+    return root;
+}
+
 cJSON *at_report_detail(const char *msg)
 {
     cJSON *o = cJSON_CreateObject();

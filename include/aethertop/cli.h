@@ -19,6 +19,8 @@ typedef struct {
     bool yes;
     int limit;       /* -1 = not given */
     int offset;      /* -1 = not given */
+    long window_s;   /* hits: --window (default 5m and 1h both) ; 0 = not given */
+    double hours;    /* ttl-advice: --hours (default 24) ; 0 = not given */
 } at_cli_opts;
 
 /* Run one command (argv[0] is the command name). Returns the exit status. */

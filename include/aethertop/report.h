@@ -10,6 +10,7 @@
 #include "aethertop/query.h"
 #include "aethertop/stats.h"
 #include "aethertop/mapping.h"
+#include "aethertop/insight.h"
 
 /* One enriched list item (reference AdminListAffinitiesAdapter). */
 cJSON *at_report_list_item(const at_snapshot *s, const at_affinity *a);
@@ -23,6 +24,9 @@ cJSON *at_report_config(void);
 cJSON *at_report_mappings(const at_mapping_stats *m);
 /* Prometheus text with the reference's metric names. malloc'd. */
 char *at_report_metrics(const at_snapshot *s, const at_stats *st);
+/* Prompt-cache effectiveness for one or more windows. */
+cJSON *at_report_hits(const at_hits_report *const *reports, size_t n);
+cJSON *at_report_ttl_advice(const at_ttl_advice *a);
 /* {"detail": msg} like FastAPI's HTTPException body. */
 cJSON *at_report_detail(const char *msg);
 

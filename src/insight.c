@@ -1,0 +1,191 @@
+/* insight.c — prompt-cache effectiveness and TTL advice, computed inside
+ * PostgreSQL from the gateway's `usage` table: one range scan on the
+ * created_at index per report, grouped by GROUPING SETS, percentiles with
+ * percentile_cont over window-function intervals. */
+#include "aethertop/insight.h"
+#include "aethertop/pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+long at_parse_window(const char *text)
+{
+    if (!text || !*text) return -1;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end == text || v <= 0 || v > 100000) return -1;
+    long unit = 0;
+    if (!*end || strcmp(end, "s") == 0) unit = 1;
+    else if (strcmp(end, "m") == 0) unit = 60;
+    else if (strcmp(end, "h") == 0) unit = 3600;
+    else if (strcmp(end, "d") == 0) unit = 86400;
+    if (!unit || v > 400L * 86400 / unit) return -1;
+    return v * unit;
+}
+
+static char *val(PGresult *res, int r, int c)
+{
+    return strdup(PQgetisnull(res, r, c) ? "" : PQgetvalue(res, r, c));
+}
+
+static long long ll(PGresult *res, int r, int c)
+{
+    return PQgetisnull(res, r, c) ? 0 : strtoll(PQgetvalue(res, r, c), NULL, 10);
+}
+
+static double dbl(PGresult *res, int r, int c)
+{
+    return PQgetisnull(res, r, c) ? 0 : strtod(PQgetvalue(res, r, c), NULL);
+}
+
+static void push(at_hits_row **arr, size_t *n, at_hits_row row)
+{
+    *arr = realloc(*arr, (*n + 1) * sizeof **arr);
+    if (!*arr) abort();
+    (*arr)[(*n)++] = row;
+}
+
+int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->window_s = window_s;
+    char secs[32];
+    snprintf(secs, sizeof secs, "%ld", window_s);
+    const char *params[] = {secs};
+    /* grouping: 0 = total, 1 = provider, 2 = model, 3 = user */
+    static const char sql[] =
+        "SELECT CASE WHEN GROUPING(u.provider_id) = 0 THEN 1 WHEN GROUPING(u.model) = 0 THEN 2 "
+        "            WHEN GROUPING(u.user_id) = 0 THEN 3 ELSE 0 END AS g, "
+        "       COALESCE(u.provider_id, ''), COALESCE(u.model, ''), COALESCE(u.user_id, ''), "
+        "       max(COALESCE(NULLIF(p.display_name, ''), p.name, u.provider)), max(us.username), "
+        "       count(*), count(*) FILTER (WHERE u.cache_read_input_tokens > 0), "
+        "       COALESCE(sum(u.input_tokens), 0), COALESCE(sum(u.cache_read_input_tokens), 0), "
+        "       COALESCE(sum(u.cache_creation_input_tokens), 0), COALESCE(sum(u.cache_read_cost_usd), 0) "
+        "FROM usage u "
+        "LEFT JOIN providers p ON p.id = u.provider_id "
+        "LEFT JOIN users us ON us.id = u.user_id "
+        "WHERE u.created_at >= now() - make_interval(secs => $1::double precision) "
+        "  AND u.status = 'completed' "
+        "GROUP BY GROUPING SETS ((u.provider_id), (u.model), (u.user_id), ()) "
+        "ORDER BY 1, 7 DESC";
+    double t0 = mono_ms();
+    PGresult *res = at_pg_query(pg, sql, 1, params);
+    out->query_ms = mono_ms() - t0;
+    if (!res) {
+        snprintf(err, errlen, "%s", at_pg_error(pg));
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        int g = atoi(PQgetvalue(res, r, 0));
+        at_hits_row row = {0};
+        row.requests = ll(res, r, 6);
+        row.cached_requests = ll(res, r, 7);
+        row.input_tokens = ll(res, r, 8);
+        row.cache_read_tokens = ll(res, r, 9);
+        row.cache_creation_tokens = ll(res, r, 10);
+        row.cache_read_cost_usd = dbl(res, r, 11);
+        long long denom = row.input_tokens + row.cache_read_tokens;
+        row.token_hit_rate = denom > 0 ? (double)row.cache_read_tokens / (double)denom : -1;
+        row.savings_usd = row.cache_read_cost_usd * 9.0;
+        switch (g) {
+        case 1: row.id = val(res, r, 1); row.label = val(res, r, 4); push(&out->by_provider, &out->n_by_provider, row); break;
+        case 2: row.id = val(res, r, 2); row.label = val(res, r, 2); push(&out->by_model, &out->n_by_model, row); break;
+        case 3: row.id = val(res, r, 3); row.label = val(res, r, 5); push(&out->by_user, &out->n_by_user, row); break;
+        default: row.id = strdup(""); row.label = strdup("total"); out->total = row; break;
+        }
+    }
+    if (!out->total.id) { out->total.id = strdup(""); out->total.label = strdup("total"); out->total.token_hit_rate = -1; }
+    PQclear(res);
+    return 0;
+}
+
+static void row_free(at_hits_row *r)
+{
+    free(r->id);
+    free(r->label);
+}
+
+void at_hits_free(at_hits_report *r)
+{
+    row_free(&r->total);
+    for (size_t i = 0; i < r->n_by_provider; i++) row_free(&r->by_provider[i]);
+    for (size_t i = 0; i < r->n_by_model; i++) row_free(&r->by_model[i]);
+    for (size_t i = 0; i < r->n_by_user; i++) row_free(&r->by_user[i]);
+    free(r->by_provider);
+    free(r->by_model);
+    free(r->by_user);
+    memset(r, 0, sizeof *r);
+}
+
+int at_ttl_recommend(double p75_min, double p90_min)
+{
+    if (p90_min <= 5) return 5;
+    if (p75_min <= 15) return 15;
+    if (p75_min <= 30) return 30;
+    return 60;
+}
+
+int at_ttl_advice_build(at_pg *pg, double hours, at_ttl_advice *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->hours = hours;
+    char h[32];
+    snprintf(h, sizeof h, "%.6g", hours);
+    const char *params[] = {h};
+    /* users with at least two intervals (three requests) in the window */
+    static const char sql[] =
+        "WITH r AS ("
+        "  SELECT user_id, EXTRACT(EPOCH FROM created_at - lag(created_at) "
+        "         OVER (PARTITION BY user_id ORDER BY created_at)) / 60.0 AS gap "
+        "  FROM usage WHERE created_at >= now() - make_interval(secs => $1::double precision * 3600) "
+        "    AND user_id IS NOT NULL) "
+        "SELECT r.user_id, max(us.username), count(*) + 1, "
+        "       percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), "
+        "       percentile_cont(0.75) WITHIN GROUP (ORDER BY gap), "
+        "       percentile_cont(0.9) WITHIN GROUP (ORDER BY gap) "
+        "FROM r LEFT JOIN users us ON us.id = r.user_id "
+        "WHERE gap IS NOT NULL GROUP BY r.user_id HAVING count(*) >= 2 "
+        "ORDER BY 3 DESC, 1";
+    double t0 = mono_ms();
+    PGresult *res = at_pg_query(pg, sql, 1, params);
+    out->query_ms = mono_ms() - t0;
+    if (!res) {
+        snprintf(err, errlen, "%s", at_pg_error(pg));
+        return -1;
+    }
+    int n = PQntuples(res);
+    out->users = calloc((size_t)n + 1, sizeof *out->users);
+    for (int r = 0; r < n; r++) {
+        at_ttl_user *u = &out->users[out->n_users++];
+        u->user_id = val(res, r, 0);
+        u->username = val(res, r, 1);
+        u->requests = ll(res, r, 2);
+        u->p50_min = dbl(res, r, 3);
+        u->p75_min = dbl(res, r, 4);
+        u->p90_min = dbl(res, r, 5);
+        u->recommended_ttl_min = at_ttl_recommend(u->p75_min, u->p90_min);
+        int b = u->recommended_ttl_min == 5 ? 0 : u->recommended_ttl_min == 15 ? 1 : u->recommended_ttl_min == 30 ? 2 : 3;
+        out->bucket_users[b]++;
+    }
+    PQclear(res);
+    return 0;
+}
+
+void at_ttl_advice_free(at_ttl_advice *a)
+{
+    for (size_t i = 0; i < a->n_users; i++) {
+        free(a->users[i].user_id);
+        free(a->users[i].username);
+    }
+    free(a->users);
+    memset(a, 0, sizeof *a);
+}
