@@ -1,0 +1,93 @@
+/* clearflow.c — the life of a clear in the console: ask (open the dialog and
+ * have the worker count with at_clear_count what would go), confirm, then
+ * execute through at_clear_execute on the worker (read-only refusal and
+ * the audit line happen there), and report the count. What was counted is
+ * exactly what is executed: the worker's resolved request comes back into
+ * the dialog and is sent as is. */
+#include "con.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { PURPOSE_CLEAR = 1 };
+
+void con_clear_ask(con_app *app, con_clear *c, const char *title)
+{
+    if (app->cfg->read_only) {
+        con_message(app, true, "READ-ONLY: clearing is disabled (--read-only); nothing was sent.");
+        con_clear_free(c);
+        return;
+    }
+    if (app->mode == MODE_DIALOG) con_dialog_close(app);
+    memset(&app->dlg, 0, sizeof app->dlg);
+    app->dlg.kind = DLG_CONFIRM;
+    snprintf(app->dlg.title, sizeof app->dlg.title, "%s", title);
+    /* the dialog shows the label while counting; the job carries the request */
+    snprintf(app->dlg.clear.label, sizeof app->dlg.clear.label, "%s", c->label);
+    con_job *j = con_job_new(CON_JOB_COUNT);
+    j->purpose = PURPOSE_CLEAR;
+    con_clear_move(&j->clear, c);
+    app->dlg.count_job = con_worker_post(app->worker, j);
+    app->mode = MODE_DIALOG;
+    app->dirty = true;
+}
+
+void con_clear_confirmed(con_app *app)
+{
+    con_job *j = con_job_new(CON_JOB_CLEAR);
+    j->purpose = PURPOSE_CLEAR;
+    con_clear_move(&j->clear, &app->dlg.clear);
+    char label[384];
+    snprintf(label, sizeof label, "%s", j->clear.label);
+    con_worker_post(app->worker, j);
+    con_dialog_close(app);
+    con_message(app, false, "Clearing %s ...", label);
+}
+
+static void report(con_app *app, con_job *j)
+{
+    const at_clear_result *r = &j->result;
+    char n[32];
+    con_fmt_int(r->deleted, n, sizeof n);
+    switch (j->outcome) {
+    case AT_CLEAR_DONE: {
+        char extra[96] = "";
+        if (r->changed > 0) {
+            char c[32];
+            con_fmt_int(r->changed, c, sizeof c);
+            snprintf(extra, sizeof extra, "; %s changed meanwhile and were kept", c);
+        }
+        con_message(app, false, "Cleared %s key%s: %s%s", n, r->deleted == 1 ? "" : "s", j->clear.label, extra);
+        break;
+    }
+    case AT_CLEAR_NOT_FOUND:
+        con_message(app, false, "Nothing deleted: %s no longer exists (or now points elsewhere).", j->clear.label);
+        break;
+    case AT_CLEAR_REFUSED:
+    case AT_CLEAR_FAILED:
+        con_message(app, true, "Clear failed: %s", j->err[0] ? j->err : "unknown error");
+        break;
+    }
+}
+
+bool con_clear_job_done(con_app *app, con_job *j)
+{
+    if (j->purpose != PURPOSE_CLEAR) return false;
+    if (j->kind == CON_JOB_COUNT) {
+        con_dialog *d = &app->dlg;
+        if (app->mode != MODE_DIALOG || d->count_job != j->id) return true; /* cancelled meanwhile */
+        d->count_job = 0;
+        d->count_ok = j->rc == 0;
+        d->count = j->count;
+        snprintf(d->count_err, sizeof d->count_err, "%s", j->err);
+        con_clear_free(&d->clear);
+        con_clear_move(&d->clear, &j->clear);
+        app->dirty = true;
+        return true;
+    }
+    if (j->kind == CON_JOB_CLEAR) {
+        report(app, j);
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,496 @@
+/* console.c — at_console_run: terminal set-up and tear-down, the event loop
+ * (poll on the keyboard and the worker's wake-up pipe, with a one-second
+ * tick for the TTL countdown and the data age), turning keys into requests
+ * through the keymap and dispatching them (dialog/prompt first, then the
+ * view on top, then the global actions), and the frame: erase + draw +
+ * one doupdate, so ncurses sends only what changed. */
+#include "con.h"
+
+#include "aethertop/console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_quit_signal;
+
+static void on_quit_signal(int sig)
+{
+    g_quit_signal = sig;
+}
+
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- views and messages ------------------------------------------------------- */
+
+con_view *con_top(con_app *app)
+{
+    return app->views[app->stack[app->depth - 1]];
+}
+
+static void leave_top(con_app *app)
+{
+    con_view *v = con_top(app);
+    if (v->on_leave) v->on_leave(app, v);
+}
+
+static void enter_top(con_app *app)
+{
+    con_view *v = con_top(app);
+    if (v->on_enter) v->on_enter(app, v);
+    app->dirty = true;
+}
+
+void con_show_tab(con_app *app, int tab)
+{
+    if (app->depth == 1 && app->stack[0] == tab) return;
+    leave_top(app);
+    app->stack[0] = tab;
+    app->depth = 1;
+    enter_top(app);
+}
+
+void con_push(con_app *app, int view)
+{
+    if (app->stack[app->depth - 1] == view) return;
+    if (app->depth == (int)(sizeof app->stack / sizeof app->stack[0])) app->depth--;
+    leave_top(app);
+    app->stack[app->depth++] = view;
+    enter_top(app);
+}
+
+void con_pop(con_app *app)
+{
+    if (app->depth <= 1) return;
+    leave_top(app);
+    app->depth--;
+    enter_top(app);
+}
+
+void con_message(con_app *app, bool error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(app->msg, sizeof app->msg, fmt, ap);
+    va_end(ap);
+    app->msg_error = error;
+    app->msg_until = app->mono + (error ? 20 : 8);
+    app->dirty = true;
+}
+
+void con_set_interval(con_app *app, double seconds)
+{
+    if (seconds < 0.2) seconds = 0.2;
+    if (seconds > 3600) seconds = 3600;
+    app->interval = seconds;
+    con_worker_set_interval(app->worker, seconds);
+    con_message(app, false, "Refreshing every %g s", seconds);
+}
+
+int con_set_theme(con_app *app, const char *name)
+{
+    con_theme t;
+    char err[600];
+    if (con_theme_load(name, &t, err, sizeof err) < 0) {
+        con_message(app, true, "theme error: %s", err);
+        return -1;
+    }
+    app->theme = t;
+    con_theme_apply(&app->theme);
+    con_message(app, false, "Theme %s", app->theme.name);
+    return 0;
+}
+
+/* Interval steps for + and -. */
+static double step_interval(double cur, int dir)
+{
+    static const double steps[] = {0.5, 1, 2, 3, 5, 10, 15, 30, 60, 120, 300};
+    int n = (int)(sizeof steps / sizeof steps[0]);
+    if (dir > 0) {
+        for (int i = 0; i < n; i++) if (steps[i] > cur + 1e-9) return steps[i];
+        return steps[n - 1];
+    }
+    for (int i = n - 1; i >= 0; i--) if (steps[i] < cur - 1e-9) return steps[i];
+    return steps[0];
+}
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+static void global_request(con_app *app, con_request req)
+{
+    switch (req) {
+    case REQ_QUIT: app->quit = true; break;
+    case REQ_NEXT_VIEW: con_show_tab(app, (app->stack[0] + 1) % VIEW__TABS); break;
+    case REQ_PREV_VIEW: con_show_tab(app, (app->stack[0] + VIEW__TABS - 1) % VIEW__TABS); break;
+    case REQ_VIEW_1: con_show_tab(app, VIEW_AFFINITIES); break;
+    case REQ_VIEW_2: con_show_tab(app, VIEW_GROUPS); break;
+    case REQ_VIEW_3: con_show_tab(app, VIEW_MAPPINGS); break;
+    case REQ_VIEW_4: con_show_tab(app, VIEW_STATS); break;
+    case REQ_VIEW_5: con_show_tab(app, VIEW_CONFIG); break;
+    case REQ_HELP: con_push(app, VIEW_HELP); break;
+    case REQ_BACK: con_pop(app); break;
+    case REQ_TOGGLE_STATS:
+        app->stats_pane = !app->stats_pane;
+        if (app->stack[0] != VIEW_AFFINITIES) con_show_tab(app, VIEW_AFFINITIES);
+        break;
+    case REQ_SEARCH: {
+        con_show_tab(app, VIEW_AFFINITIES);
+        con_view *v = con_top(app);
+        v->handle(app, v, REQ_SEARCH);
+        break;
+    }
+    case REQ_SORT_MENU: case REQ_SORT_NEXT: case REQ_SORT_PREV: case REQ_SORT_INVERT: {
+        con_show_tab(app, VIEW_AFFINITIES);
+        con_view *v = con_top(app);
+        v->handle(app, v, req);
+        break;
+    }
+    case REQ_COMMAND:
+        app->mode = MODE_COMMAND;
+        con_line_set(&app->line, "");
+        break;
+    case REQ_REFRESH:
+        con_worker_refresh_now(app->worker);
+        con_message(app, false, "Refreshing...");
+        break;
+    case REQ_PAUSE:
+        app->paused = !app->paused;
+        con_worker_set_paused(app->worker, app->paused);
+        con_message(app, false, app->paused ? "Paused: the data stays as it is (z resumes, r refreshes once)."
+                                            : "Resumed.");
+        break;
+    case REQ_SLOWER: con_set_interval(app, step_interval(app->interval, +1)); break;
+    case REQ_FASTER: con_set_interval(app, step_interval(app->interval, -1)); break;
+    case REQ_REDRAW: clearok(curscr, TRUE); break;
+    case REQ_CLEAR_ALL: {
+        con_clear c;
+        con_clear_init(&c, AT_CLEAR_ALL);
+        snprintf(c.label, sizeof c.label, "ALL cache affinities (every cache_affinity:* key)");
+        con_clear_ask(app, &c, "Clear ALL affinities");
+        break;
+    }
+    case REQ_CLEAR_ONE: case REQ_CLEAR_USER: case REQ_CLEAR_KEY: case REQ_CLEAR_PROVIDER: case REQ_COPY:
+        con_message(app, true, "Not available in this view (go to 1 Affinities).");
+        break;
+    default:
+        break;
+    }
+    app->dirty = true;
+}
+
+static void dispatch(con_app *app, con_request req)
+{
+    if (req == REQ_NONE) return;
+    con_view *v = con_top(app);
+    if (v->handle && v->handle(app, v, req)) return;
+    global_request(app, req);
+}
+
+static void prompt_key(con_app *app, bool code, int key)
+{
+    con_line_result r = con_line_key(&app->line, code, key);
+    if (app->mode == MODE_SEARCH) {
+        switch (r) {
+        case LINE_CHANGED: con_aff_search(app, app->line.buf); break;
+        case LINE_ACCEPT:
+            app->mode = MODE_NORMAL;
+            if (app->line.len) con_message(app, false, "Filter kept: \"%s\" (Esc clears it).", app->line.buf);
+            break;
+        case LINE_CANCEL:
+            app->mode = MODE_NORMAL;
+            con_aff_search(app, "");
+            break;
+        case LINE_PASS:
+            /* arrows and paging move the table while typing */
+            dispatch(app, con_keymap_lookup(KM_VIEW, key, code));
+            break;
+        case LINE_NONE: break;
+        }
+    } else {
+        if (r == LINE_ACCEPT) {
+            app->mode = MODE_NORMAL;
+            char cmd[512];
+            snprintf(cmd, sizeof cmd, "%s", app->line.buf);
+            con_command_run(app, cmd);
+        } else if (r == LINE_CANCEL) {
+            app->mode = MODE_NORMAL;
+        }
+    }
+    app->dirty = true;
+}
+
+static void on_resize(con_app *app)
+{
+    int rows, cols;
+    getmaxyx(stdscr, rows, cols);
+    app->rows = rows;
+    app->cols = cols;
+    app->too_small = cols < CON_MIN_COLS || rows < CON_MIN_ROWS;
+    app->dirty = true;
+}
+
+static void handle_key(con_app *app, int rc, wint_t wch)
+{
+    bool code = rc == KEY_CODE_YES;
+    int key = (int)wch;
+    if (code && key == KEY_RESIZE) {
+        on_resize(app);
+        return;
+    }
+    if (app->too_small) {
+        con_request req = con_keymap_lookup(KM_VIEW, key, code);
+        if (req == REQ_QUIT) app->quit = true;
+        return;
+    }
+    switch (app->mode) {
+    case MODE_SEARCH:
+    case MODE_COMMAND:
+        prompt_key(app, code, key);
+        return;
+    case MODE_DIALOG:
+        con_dialog_key(app, code, key);
+        return;
+    case MODE_NORMAL:
+        break;
+    }
+    app->dirty = true;
+    dispatch(app, con_keymap_lookup(KM_VIEW, key, code));
+}
+
+/* ---- worker news -------------------------------------------------------------------- */
+
+static void drain_worker(con_app *app)
+{
+    char buf[256];
+    while (read(app->wake[0], buf, sizeof buf) > 0) {
+    }
+    con_snap *s = con_worker_take_snapshot(app->worker, &app->gen);
+    if (s) {
+        con_snap_unref(app->snap);
+        app->snap = s;
+        app->dirty = true;
+    }
+    con_worker_status st;
+    con_worker_status_get(app->worker, &st);
+    if (memcmp(&st, &app->st, sizeof st) != 0) app->dirty = true;
+    app->st = st;
+    for (con_job *j = con_worker_take_done(app->worker), *next; j; j = next) {
+        next = j->next;
+        if (j->kind == CON_JOB_MAPPINGS) con_mappings_received(app, j);
+        else if (!con_clear_job_done(app, j)) con_command_job_done(app, j);
+        con_job_free(j);
+        app->dirty = true;
+    }
+}
+
+/* ---- drawing ------------------------------------------------------------------------------- */
+
+static void draw_too_small(con_app *app)
+{
+    char a[128], b[64];
+    snprintf(a, sizeof a, "terminal too small: %dx%d", app->cols, app->rows);
+    snprintf(b, sizeof b, "need at least %dx%d (q quits)", CON_MIN_COLS, CON_MIN_ROWS);
+    int y = app->rows / 2 - 1;
+    if (y < 0) y = 0;
+    int xa = (app->cols - (int)strlen(a)) / 2, xb = (app->cols - (int)strlen(b)) / 2;
+    con_text(y, xa < 0 ? 0 : xa, app->cols, a, TH_STATUS_ERROR);
+    if (y + 1 < app->rows) con_text(y + 1, xb < 0 ? 0 : xb, app->cols, b, TH_NORMAL);
+}
+
+static void draw(con_app *app)
+{
+    erase();
+    if (app->too_small) {
+        draw_too_small(app);
+    } else {
+        int y = con_header_draw(app);
+        int bottom = app->rows - 2;
+        con_view *v = con_top(app);
+        v->draw(app, v, y, bottom - y);
+        con_statusline_draw(app, app->rows - 2);
+        con_funcbar_draw(app, app->rows - 1);
+        if (app->mode == MODE_DIALOG) con_dialog_draw(app);
+    }
+    wnoutrefresh(stdscr);
+    doupdate();
+    app->dirty = false;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------- */
+
+static int setup_pipe(int fds[2])
+{
+    if (pipe(fds) < 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_quit_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int at_console_run(const at_config *cfg, const at_console_opts *opts)
+{
+    setlocale(LC_ALL, "");
+    con_app *app = calloc(1, sizeof *app);
+    if (!app) return 1;
+    app->cfg = cfg;
+    app->interval = opts && opts->delay_s > 0 ? opts->delay_s : 2.0;
+    if (app->interval < 0.2) app->interval = 0.2;
+    app->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    con_set_utf8(app->utf8);
+
+    /* the theme: --theme, else monochrome under NO_COLOR, else default */
+    char theme_err[600] = "";
+    const char *theme = opts && opts->theme && *opts->theme ? opts->theme : NULL;
+    const char *no_color = getenv("NO_COLOR");
+    if (!theme) theme = no_color && *no_color ? "monochrome" : "default";
+    if (con_theme_load(theme, &app->theme, theme_err, sizeof theme_err) < 0) con_theme_builtin(&app->theme);
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "aethertop: the console needs a terminal (use a command such as `aethertop list` for scripts)\n");
+        free(app);
+        return 2;
+    }
+    if (setup_pipe(app->wake) < 0) {
+        fprintf(stderr, "aethertop: pipe: %s\n", strerror(errno));
+        free(app);
+        return 1;
+    }
+    SCREEN *scr = newterm(NULL, stdout, stdin);
+    if (!scr) {
+        fprintf(stderr, "aethertop: cannot use terminal type \"%s\"\n", getenv("TERM") ? getenv("TERM") : "(unset)");
+        close(app->wake[0]);
+        close(app->wake[1]);
+        free(app);
+        return 2;
+    }
+    set_term(scr);
+    install_signals();
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(50);
+    /* Home/End as tmux, screen, rxvt and the Linux console send them, whatever
+       the terminfo entry says */
+    static const char *const home[] = {"\033[1~", "\033[7~", "\033[H", "\033OH"};
+    static const char *const end[] = {"\033[4~", "\033[8~", "\033[F", "\033OF"};
+    for (size_t i = 0; i < sizeof home / sizeof home[0]; i++) {
+        define_key(home[i], KEY_HOME);
+        define_key(end[i], KEY_END);
+    }
+    curs_set(0);
+    if (has_colors()) {
+        start_color();
+        use_default_colors();
+    }
+    con_theme_apply(&app->theme);
+
+    app->views[VIEW_AFFINITIES] = con_view_affinities_new();
+    app->views[VIEW_GROUPS] = con_view_groups_new();
+    app->views[VIEW_MAPPINGS] = con_view_mappings_new();
+    app->views[VIEW_STATS] = con_view_stats_new();
+    app->views[VIEW_CONFIG] = con_view_config_new();
+    app->views[VIEW_DETAIL] = con_view_detail_new();
+    app->views[VIEW_HELP] = con_view_help_new();
+    app->stack[0] = VIEW_AFFINITIES;
+    app->depth = 1;
+    app->mono = clock_s(CLOCK_MONOTONIC);
+    app->now = clock_s(CLOCK_REALTIME);
+    on_resize(app);
+    app->stats_pane = app->rows >= 34;
+    if (theme_err[0]) con_message(app, true, "theme error: %s; using the default theme", theme_err);
+
+    app->worker = con_worker_start(cfg, app->interval, app->wake[1]);
+    int status = 0;
+    if (!app->worker) {
+        app->quit = true;
+        status = 1;
+    } else {
+        con_worker_status_get(app->worker, &app->st);
+    }
+
+    long last_second = -1;
+    int empty_reads = 0;                 /* readable but nothing read: the terminal is gone */
+    while (!app->quit && !g_quit_signal) {
+        app->mono = clock_s(CLOCK_MONOTONIC);
+        app->now = clock_s(CLOCK_REALTIME);
+        drain_worker(app);
+        if (app->msg[0] && app->mono >= app->msg_until) {
+            app->msg[0] = '\0';
+            app->dirty = true;
+        }
+        long second = (long)floor(app->mono);
+        if (second != last_second) {
+            last_second = second;
+            app->dirty = true;           /* TTL countdown and data age */
+        }
+        if (app->dirty) draw(app);
+
+        struct pollfd pfd[2] = {{STDIN_FILENO, POLLIN, 0}, {app->wake[0], POLLIN, 0}};
+        double wait = (floor(app->mono) + 1.0 - app->mono) * 1000.0 + 1;
+        int rc = poll(pfd, 2, (int)wait);
+        if (rc < 0 && errno != EINTR) break;
+        app->mono = clock_s(CLOCK_MONOTONIC);
+        app->now = clock_s(CLOCK_REALTIME);
+        wint_t wch;
+        int kr;
+        int budget = 256;                /* a paste cannot starve the screen */
+        int got = 0;
+        while (budget-- > 0 && (kr = get_wch(&wch)) != ERR) {
+            handle_key(app, kr, wch);
+            got++;
+            if (app->quit) break;
+        }
+        if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) break; /* the terminal went away */
+        empty_reads = rc > 0 && (pfd[0].revents & POLLIN) && !got ? empty_reads + 1 : 0;
+        if (empty_reads > 100) break;
+    }
+
+    /* give the terminal back first: joining the worker can wait for a
+       command in flight (bounded by the timeout) */
+    endwin();
+    if (app->worker) con_worker_stop(app->worker);
+    else fprintf(stderr, "aethertop: cannot start the refresh thread\n");
+    delscreen(scr);
+    for (int i = 0; i < VIEW__COUNT; i++)
+        if (app->views[i] && app->views[i]->destroy) app->views[i]->destroy(app->views[i]);
+    con_dialog_close(app);
+    con_snap_unref(app->snap);
+    if (app->mappings) {
+        at_mapping_stats_free(app->mappings);
+        free(app->mappings);
+    }
+    close(app->wake[0]);
+    close(app->wake[1]);
+    free(app);
+    return status;
+}

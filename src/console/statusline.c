@@ -1,0 +1,38 @@
+/* statusline.c — the line above the function-key bar: the search or
+ * command prompt while typing, else the latest status message (errors in
+ * their own colour), else a short hint. */
+#include "con.h"
+
+#include "aethertop/cells.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void con_statusline_draw(con_app *app, int y)
+{
+    int cols = app->cols;
+    con_fill(y, 0, cols, TH_STATUS);
+    if (app->mode == MODE_SEARCH || app->mode == MODE_COMMAND) {
+        const char *prompt = app->mode == MODE_SEARCH ? "Search: " : ":";
+        int x = con_text(y, 0, cols, prompt, TH_PROMPT);
+        const char *hint = app->mode == MODE_SEARCH ? "  (Enter keeps the filter, Esc clears it)"
+                                                    : "  (Enter runs, Esc cancels)";
+        int hw = (int)strlen(hint);
+        int room = cols - x - 1 - (cols - x > hw + 20 ? hw : 0);
+        /* show the end of a long input */
+        const char *text = app->line.buf;
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%s", text);
+        x += con_text(y, x, room, tmp, TH_STATUS);
+        attrset(con_attr(TH_PROMPT) | A_REVERSE);
+        mvaddch(y, x, ' ');
+        attrset(A_NORMAL);
+        if (cols - x > hw + 20) con_text(y, x + 2, cols - x - 2, hint + 1, TH_POSITION);
+        return;
+    }
+    if (app->msg[0] && app->mono < app->msg_until) {
+        con_put(y, 0, cols, app->msg, app->msg_error ? TH_STATUS_ERROR : TH_STATUS, false);
+        return;
+    }
+    con_text(y, 0, cols, "Press ? for help, / to search, : for commands, 1-5 or Tab to switch views", TH_POSITION);
+}

@@ -1,0 +1,76 @@
+/* textview.c — the scrollable key/text line list behind the Config and
+ * Help views (see textview.h). */
+#include "textview.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void con_tv_clear(con_textview *tv)
+{
+    tv->n = 0;
+}
+
+void con_tv_add(con_textview *tv, int indent, const char *key, con_element ke, const char *text, con_element te)
+{
+    if (tv->n == tv->cap) {
+        int cap = tv->cap ? tv->cap * 2 : 64;
+        con_tv_line *l = realloc(tv->lines, (size_t)cap * sizeof *l);
+        if (!l) abort();
+        tv->lines = l;
+        tv->cap = cap;
+    }
+    con_tv_line *l = &tv->lines[tv->n++];
+    snprintf(l->key, sizeof l->key, "%s", key ? key : "");
+    snprintf(l->text, sizeof l->text, "%s", text ? text : "");
+    l->ke = ke;
+    l->te = te;
+    l->indent = indent;
+}
+
+void con_tv_draw(con_app *app, con_textview *tv, int y, int h)
+{
+    tv->page = h;
+    int maxs = tv->n - h;
+    if (maxs < 0) maxs = 0;
+    if (tv->scroll > maxs) tv->scroll = maxs;
+    int kw = tv->key_width ? tv->key_width : 28;
+    for (int r = 0; r < h; r++) {
+        int i = tv->scroll + r;
+        if (i >= tv->n) break;
+        const con_tv_line *l = &tv->lines[i];
+        int x = 1 + l->indent * 2;
+        if (l->key[0] && l->text[0]) {
+            int w = kw - l->indent * 2;
+            if (w < 8) w = 8;
+            con_put(y + r, x, w, l->key, l->ke, false);
+            con_put(y + r, x + w + 1, app->cols - x - w - 2, l->text, l->te, false);
+        } else if (l->key[0]) {
+            con_put(y + r, x, app->cols - x - 1, l->key, l->ke, false);
+        } else {
+            con_put(y + r, x, app->cols - x - 1, l->text, l->te, false);
+        }
+    }
+}
+
+bool con_tv_scroll(con_textview *tv, con_request req)
+{
+    int maxs = tv->n - tv->page;
+    if (maxs < 0) maxs = 0;
+    int page = tv->page > 0 ? tv->page : 1;
+    switch (req) {
+    case REQ_UP: if (tv->scroll > 0) tv->scroll--; return true;
+    case REQ_DOWN: if (tv->scroll < maxs) tv->scroll++; return true;
+    case REQ_PAGE_UP: tv->scroll = tv->scroll > page ? tv->scroll - page : 0; return true;
+    case REQ_PAGE_DOWN: tv->scroll = tv->scroll + page < maxs ? tv->scroll + page : maxs; return true;
+    case REQ_HOME: tv->scroll = 0; return true;
+    case REQ_END: tv->scroll = maxs; return true;
+    default: return false;
+    }
+}
+
+void con_tv_free(con_textview *tv)
+{
+    free(tv->lines);
+    memset(tv, 0, sizeof *tv);
+}

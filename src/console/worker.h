@@ -1,0 +1,123 @@
+/* worker.h — the console's refresh thread: it alone owns the Redis and
+ * PostgreSQL connections (reconnecting with backoff), builds snapshots and
+ * stats, publishes them as reference-counted `con_snap`s, and runs the jobs
+ * the UI posts (clear counts, clears, user look-ups, mapping stats) so the
+ * screen never waits on a server. */
+#ifndef AT_CONSOLE_WORKER_H
+#define AT_CONSOLE_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aethertop/clear.h"
+#include "aethertop/config.h"
+#include "aethertop/mapping.h"
+#include "aethertop/query.h"
+#include "aethertop/snapshot.h"
+#include "aethertop/stats.h"
+
+/* Series kept for the sparklines, one sample per refresh. */
+enum { HIST_NEW, HIST_GONE, HIST_SWITCH, HIST_REUSE, HIST_OPS, HIST_ACTIVE, HIST__COUNT };
+#define CON_HIST_LEN 120
+
+/* One published snapshot with its stats; immutable once published. */
+typedef struct con_snap {
+    atomic_int refs;
+    at_snapshot *snap;
+    at_stats stats;
+    unsigned long gen;
+    int n_hist;                               /* samples, oldest first */
+    double hist[HIST__COUNT][CON_HIST_LEN];
+    /* every row, sorted on the worker in the table's order (so that the UI
+       only filters, keeping this order, instead of sorting on each refresh) */
+    at_selection order;
+    at_sort order_sort;
+} con_snap;
+
+con_snap *con_snap_ref(con_snap *s);
+void con_snap_unref(con_snap *s);
+
+/* What the header and banner show. Copied out under the lock. */
+typedef struct {
+    char redis_target[320];
+    bool redis_up;                 /* the last attempt reached Redis */
+    char redis_error[512];
+    bool pg_up;                    /* the last snapshot was enriched */
+    char pg_error[512];
+    bool refreshing;
+    bool failed;                   /* the last refresh failed: data is STALE */
+    bool ever_ok;
+    double last_ok_wall;           /* taken_at of the newest snapshot */
+    double next_retry_mono;        /* when down: next attempt (monotonic s) */
+    double last_build_ms;
+    double interval_s;
+    bool paused;
+    unsigned long gen;
+} con_worker_status;
+
+/* A clear, exactly as it will be sent to at_clear_execute. */
+typedef struct {
+    at_clear_kind kind;
+    char **args;
+    size_t n_args;
+    char label[384];               /* what goes, for dialogs and messages */
+    char *resolve_user;            /* set: the worker first replaces args with
+                                      all API key ids of this user (PostgreSQL,
+                                      else the snapshot's) */
+} con_clear;
+
+void con_clear_init(con_clear *c, at_clear_kind kind);
+void con_clear_arg(con_clear *c, const char *arg);
+void con_clear_free(con_clear *c);
+void con_clear_move(con_clear *dst, con_clear *src);
+
+typedef enum { CON_JOB_COUNT, CON_JOB_CLEAR, CON_JOB_RESOLVE, CON_JOB_MAPPINGS } con_job_kind;
+
+typedef struct con_job {
+    con_job_kind kind;
+    unsigned id;
+    int purpose;                   /* the poster's tag (what to do with the answer) */
+    con_clear clear;               /* COUNT, CLEAR */
+    char *text;                    /* RESOLVE: the identifier */
+    /* answers */
+    int rc;                        /* 0 ok, -1 failed (err) */
+    char err[768];
+    long long count;               /* COUNT */
+    at_clear_result result;        /* CLEAR */
+    at_clear_outcome outcome;
+    at_keyword kw;                 /* RESOLVE: the keyword, resolved */
+    at_mapping_stats *mappings;    /* MAPPINGS (owned) */
+    double mappings_ms;
+    struct con_job *next;
+} con_job;
+
+con_job *con_job_new(con_job_kind kind);
+void con_job_free(con_job *j);
+
+typedef struct con_worker con_worker;
+
+/* Start the thread; it writes a byte to wake_fd whenever there is news. */
+con_worker *con_worker_start(const at_config *cfg, double interval_s, int wake_fd);
+void con_worker_stop(con_worker *w);
+
+/* The newest snapshot (a new reference) when its generation differs from
+ * *gen (updated), else NULL. */
+con_snap *con_worker_take_snapshot(con_worker *w, unsigned long *gen);
+void con_worker_status_get(con_worker *w, con_worker_status *out);
+
+void con_worker_refresh_now(con_worker *w);
+void con_worker_set_interval(con_worker *w, double seconds);
+void con_worker_set_paused(con_worker *w, bool paused);
+/* While set, every refresh also rebuilds the mapping stats (posted back as
+ * CON_JOB_MAPPINGS jobs); setting it asks for one right away. */
+void con_worker_want_mappings(con_worker *w, bool on);
+/* The table's sort: the next snapshots come sorted that way. */
+void con_worker_set_sort(con_worker *w, at_sort sort);
+
+/* Queue a job (ownership passes to the worker); returns its id. */
+unsigned con_worker_post(con_worker *w, con_job *job);
+/* Finished jobs, oldest first (ownership passes to the caller). */
+con_job *con_worker_take_done(con_worker *w);
+
+#endif
