@@ -399,6 +399,7 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
     for (int i = 0; i < AT_REC__COUNT; i++)
         if (i != AT_REC_OK && i != AT_REC_GONE) s->n_skipped += s->skipped[i];
     if (!opts || opts->want_info) read_info(s, r);
+    if (!key && opts && opts->wait_key) key = opts->wait_key(opts->wait_key_ctx);
     if (pg) {
         s->enriched = enrich(s, pg, key) == 0;
         if (!s->enriched) drop_enrichment(s);

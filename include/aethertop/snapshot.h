@@ -75,6 +75,11 @@ typedef struct at_snapshot {
 typedef struct {
     unsigned pause_us;           /* pacing between SCAN batches */
     bool want_info;              /* read INFO + DBSIZE */
+    /* When the key argument is NULL: called once, right before enrichment,
+     * for a key still being derived elsewhere (PBKDF2 runs while Redis is
+     * walked). May return NULL (keys then show as absent). */
+    const struct at_fernet_key *(*wait_key)(void *ctx);
+    void *wait_key_ctx;
 } at_snapshot_opts;
 
 /* Build a snapshot. pg may be NULL (raw ids only). Returns NULL on a Redis

@@ -65,8 +65,11 @@ static void status_line(con_app *app, int y)
         }
     }
     x += con_text(y, x, lim - x, age, TH_HEADER);
-    char every[48];
-    snprintf(every, sizeof every, "  every %g s", app->interval);
+    char every[64];
+    if (st->effective_interval_s > app->interval + 0.05)
+        snprintf(every, sizeof every, "  every %.0f s (stretched: big key space)", st->effective_interval_s);
+    else
+        snprintf(every, sizeof every, "  every %g s", app->interval);
     con_text(y, x, lim - x, every, TH_HEADER);
 }
 

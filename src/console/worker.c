@@ -5,6 +5,7 @@
  * mutex, and runs the UI's jobs between refreshes. The UI is woken through a
  * pipe; nothing here ever touches the terminal. */
 #include "worker.h"
+#include "aethertop/refresh.h"
 
 #include "aethertop/pg.h"
 #include "aethertop/redis.h"
@@ -45,6 +46,9 @@ struct con_worker {
     at_pg *pg;
     at_fernet_key fkey;
     bool have_key;
+    pthread_t key_thread;        /* derives fkey (PBKDF2) while the first walk runs */
+    bool key_thread_running;
+    at_refresh_pacer pacer;      /* stretches the interval as the key space grows */
     con_snap *prev;
     double redis_backoff, pg_backoff;
     double pg_next_try;
@@ -273,6 +277,24 @@ static void build_mappings(con_worker *w)
     push_done(w, j);
 }
 
+static void *derive_key(void *arg)
+{
+    con_worker *w = arg;
+    w->have_key = at_fernet_key_derive(w->cfg->encryption_key, &w->fkey) >= 0;
+    return NULL;
+}
+
+/* at_snapshot_opts.wait_key: the derived key, once the derivation thread is done. */
+static const at_fernet_key *wait_for_key(void *arg)
+{
+    con_worker *w = arg;
+    if (w->key_thread_running) {
+        pthread_join(w->key_thread, NULL);
+        w->key_thread_running = false;
+    }
+    return w->have_key ? &w->fkey : NULL;
+}
+
 static void refresh(con_worker *w)
 {
     double started = mono_now();
@@ -281,15 +303,13 @@ static void refresh(con_worker *w)
     pthread_mutex_unlock(&w->mu);
     wake_ui(w);
 
-    if (!w->have_key) {
-        w->have_key = at_fernet_key_derive(w->cfg->encryption_key, &w->fkey) >= 0;
-    }
     at_redis *r = need_redis(w);
     if (!r) { refresh_failed(w); return; }
     at_pg *pg = need_pg(w, false);
     char err[512] = "";
-    at_snapshot_opts opts = {.pause_us = 0, .want_info = true};
-    at_snapshot *s = at_snapshot_build(r, pg, w->have_key ? &w->fkey : NULL, &opts, err, sizeof err);
+    at_snapshot_opts opts = {.pause_us = at_refresh_pacer_pause_us(&w->pacer), .want_info = true,
+                             .wait_key = wait_for_key, .wait_key_ctx = w};
+    at_snapshot *s = at_snapshot_build(r, pg, NULL, &opts, err, sizeof err);
     if (!s) {
         set_status_error(w, true, err[0] ? err : "Redis: refresh failed");
         refresh_failed(w);
@@ -337,7 +357,11 @@ static void refresh(con_worker *w)
     w->status.last_build_ms = s->build_ms;
     bool mappings = w->want_mappings;
     w->mappings_now = false;
-    w->next_refresh = started + w->interval_s;
+    /* never let refreshes take more than their share of Redis's time */
+    at_refresh_pacer_request(&w->pacer, w->interval_s);
+    at_refresh_pacer_done(&w->pacer, s->walk_ms / 1e3, s->n_rows);
+    w->status.effective_interval_s = at_refresh_pacer_interval(&w->pacer);
+    w->next_refresh = started + w->status.effective_interval_s;
     pthread_mutex_unlock(&w->mu);
     con_snap_unref(old);
     con_snap_unref(w->prev);
@@ -527,7 +551,12 @@ con_worker *con_worker_start(const at_config *cfg, double interval_s, int wake_f
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
+    at_refresh_pacer_init(&w->pacer, interval_s);
+    w->status.effective_interval_s = interval_s;
+    w->key_thread_running = pthread_create(&w->key_thread, NULL, derive_key, w) == 0;
+    if (!w->key_thread_running) derive_key(w);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        wait_for_key(w);
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->mu);
         free(w);
@@ -551,6 +580,7 @@ void con_worker_stop(con_worker *w)
     con_snap_unref(w->prev);
     if (w->redis) at_redis_close(w->redis);
     if (w->pg) at_pg_close(w->pg);
+    wait_for_key(w);
     if (w->have_key) at_fernet_key_wipe(&w->fkey);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
@@ -589,9 +619,11 @@ void con_worker_refresh_now(con_worker *w)
 void con_worker_set_interval(con_worker *w, double seconds)
 {
     pthread_mutex_lock(&w->mu);
-    double delta = seconds - w->interval_s;
     w->interval_s = seconds;
-    w->next_refresh += delta;
+    double before = w->status.effective_interval_s;
+    at_refresh_pacer_request(&w->pacer, seconds);
+    w->status.effective_interval_s = at_refresh_pacer_interval(&w->pacer);
+    w->next_refresh += w->status.effective_interval_s - before;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
 }

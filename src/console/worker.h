@@ -51,7 +51,8 @@ typedef struct {
     double last_ok_wall;           /* taken_at of the newest snapshot */
     double next_retry_mono;        /* when down: next attempt (monotonic s) */
     double last_build_ms;
-    double interval_s;
+    double interval_s;             /* what the engineer asked for */
+    double effective_interval_s;   /* what the pacer allows (>= interval_s) */
     bool paused;
     unsigned long gen;
 } con_worker_status;
