@@ -54,13 +54,23 @@ static void push(at_hits_row **arr, size_t *n, at_hits_row row)
     (*arr)[(*n)++] = row;
 }
 
+/* Run one report query with a single numeric parameter, timing it. */
+static PGresult *timed_query(at_pg *pg, const char *sql, double param, double *ms, char *err, size_t errlen)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.6f", param);
+    const char *params[] = {text};
+    double t0 = mono_ms();
+    PGresult *res = at_pg_query(pg, sql, 1, params);
+    *ms = mono_ms() - t0;
+    if (!res) snprintf(err, errlen, "%s", at_pg_error(pg));
+    return res;
+}
+
 int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->window_s = window_s;
-    char secs[32];
-    snprintf(secs, sizeof secs, "%ld", window_s);
-    const char *params[] = {secs};
     /* grouping: 0 = total, 1 = provider, 2 = model, 3 = user */
     static const char sql[] =
         "SELECT CASE WHEN GROUPING(u.provider_id) = 0 THEN 1 WHEN GROUPING(u.model) = 0 THEN 2 "
@@ -77,13 +87,8 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
         "  AND u.status = 'completed' "
         "GROUP BY GROUPING SETS ((u.provider_id), (u.model), (u.user_id), ()) "
         "ORDER BY 1, 7 DESC";
-    double t0 = mono_ms();
-    PGresult *res = at_pg_query(pg, sql, 1, params);
-    out->query_ms = mono_ms() - t0;
-    if (!res) {
-        snprintf(err, errlen, "%s", at_pg_error(pg));
-        return -1;
-    }
+    PGresult *res = timed_query(pg, sql, (double)window_s, &out->query_ms, err, errlen);
+    if (!res) return -1;
     for (int r = 0; r < PQntuples(res); r++) {
         int g = atoi(PQgetvalue(res, r, 0));
         at_hits_row row = {0};
@@ -138,9 +143,6 @@ int at_ttl_advice_build(at_pg *pg, double hours, at_ttl_advice *out, char *err, 
 {
     memset(out, 0, sizeof *out);
     out->hours = hours;
-    char h[32];
-    snprintf(h, sizeof h, "%.6g", hours);
-    const char *params[] = {h};
     /* users with at least two intervals (three requests) in the window */
     static const char sql[] =
         "WITH r AS ("
@@ -155,13 +157,8 @@ int at_ttl_advice_build(at_pg *pg, double hours, at_ttl_advice *out, char *err, 
         "FROM r LEFT JOIN users us ON us.id = r.user_id "
         "WHERE gap IS NOT NULL GROUP BY r.user_id HAVING count(*) >= 2 "
         "ORDER BY 3 DESC, 1";
-    double t0 = mono_ms();
-    PGresult *res = at_pg_query(pg, sql, 1, params);
-    out->query_ms = mono_ms() - t0;
-    if (!res) {
-        snprintf(err, errlen, "%s", at_pg_error(pg));
-        return -1;
-    }
+    PGresult *res = timed_query(pg, sql, hours, &out->query_ms, err, errlen);
+    if (!res) return -1;
     int n = PQntuples(res);
     out->users = calloc((size_t)n + 1, sizeof *out->users);
     for (int r = 0; r < n; r++) {
