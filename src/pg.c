@@ -1,15 +1,42 @@
-/* pg.c — the PostgreSQL connection: connect with a timeout, parameterised
- * queries only, and id look-ups in batches with `= ANY($1::text[])`. */
+/* pg.c — the PostgreSQL connection: non-blocking connect and queries, each
+ * bounded by the configured timeout with our own poll() (libpq's
+ * connect_timeout cannot go below 2 s, and a hung network would outlast a
+ * server-side statement_timeout); parameterised queries only, and id
+ * look-ups in batches with `= ANY($1::text[])`. */
 #include "aethertop/pg.h"
 
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct at_pg {
     PGconn *conn;
+    int timeout_ms;
     char err[512];
 };
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the connection's socket until deadline: 1 ready, 0 timed out. */
+static int wait_socket(PGconn *c, short events, long long deadline)
+{
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) return 0;
+        struct pollfd p = {.fd = PQsocket(c), .events = events};
+        if (p.fd < 0) return 1; /* let libpq report the state */
+        int rc = poll(&p, 1, (int)left);
+        if (rc != 0) return 1;
+    }
+}
 
 static void one_line(char *s)
 {
@@ -19,26 +46,45 @@ static void one_line(char *s)
 
 at_pg *at_pg_open(const at_config *cfg, char *err, size_t errlen)
 {
-    char timeout[16];
-    int secs = (cfg->timeout_ms + 999) / 1000;
-    snprintf(timeout, sizeof timeout, "%d", secs < 2 ? 2 : secs);
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding", NULL};
-    const char *vals[] = {cfg->pg_conninfo ? cfg->pg_conninfo : "", timeout, "aethertop", "UTF8", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
+    int timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : AT_DEFAULT_TIMEOUT_MS;
+    const char *keys[] = {"dbname", "application_name", "client_encoding", NULL};
+    const char *vals[] = {cfg->pg_conninfo ? cfg->pg_conninfo : "", "aethertop", "UTF8", NULL};
+    long long deadline = now_ms() + timeout_ms;
+    PGconn *c = PQconnectStartParams(keys, vals, 1);
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    bool timed_out = false;
+    while (c && PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
+        if (!wait_socket(c, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
+            timed_out = true;
+            break;
+        }
+        ps = PQconnectPoll(c);
+    }
+    if (!c || timed_out || PQstatus(c) != CONNECTION_OK) {
         char msg[400];
-        snprintf(msg, sizeof msg, "%s", c ? PQerrorMessage(c) : "out of memory");
+        if (timed_out) snprintf(msg, sizeof msg, "timed out after %d ms connecting", timeout_ms);
+        else snprintf(msg, sizeof msg, "%s", c ? PQerrorMessage(c) : "out of memory");
         one_line(msg);
         snprintf(err, errlen, "PostgreSQL %s: %s", cfg->pg_display ? cfg->pg_display : "", msg);
         if (c) PQfinish(c);
         return NULL;
     }
-    /* bound every statement by the same timeout */
-    char stmt[64];
-    snprintf(stmt, sizeof stmt, "SET statement_timeout = %d", cfg->timeout_ms);
-    PQclear(PQexec(c, stmt));
+    PQsetnonblocking(c, 1);
     at_pg *pg = calloc(1, sizeof *pg);
+    if (!pg) abort();
     pg->conn = c;
+    pg->timeout_ms = timeout_ms;
+    /* the server also stops a statement that runs past the timeout */
+    char ms[32];
+    snprintf(ms, sizeof ms, "%d", timeout_ms);
+    const char *params[] = {ms};
+    PGresult *res = at_pg_query(pg, "SELECT set_config('statement_timeout', $1, false)", 1, params);
+    if (!res) {
+        snprintf(err, errlen, "PostgreSQL %s: %s", cfg->pg_display ? cfg->pg_display : "", pg->err);
+        at_pg_close(pg);
+        return NULL;
+    }
+    PQclear(res);
     return pg;
 }
 
@@ -52,9 +98,45 @@ void at_pg_close(at_pg *pg)
 PGconn *at_pg_conn(at_pg *pg) { return pg->conn; }
 const char *at_pg_error(const at_pg *pg) { return pg->err; }
 
+/* Send, flush and collect the (last) result, all bounded by the timeout; on
+ * a timeout the query is cancelled and the connection dropped. */
+static PGresult *exec_bounded(at_pg *pg, const char *sql, int nparams, const char *const *params, bool *timed_out)
+{
+    PGconn *c = pg->conn;
+    long long deadline = now_ms() + pg->timeout_ms;
+    *timed_out = false;
+    if (!c) return NULL;
+    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) return NULL;
+    int f;
+    while ((f = PQflush(c)) == 1)
+        if (!wait_socket(c, POLLOUT, deadline)) { *timed_out = true; return NULL; }
+    if (f < 0) return NULL;
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(c)) {
+            if (!wait_socket(c, POLLIN, deadline)) { *timed_out = true; PQclear(last); return NULL; }
+            if (!PQconsumeInput(c)) { PQclear(last); return NULL; }
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r) return last;
+        PQclear(last);
+        last = r;
+    }
+}
+
 PGresult *at_pg_query(at_pg *pg, const char *sql, int nparams, const char *const *params)
 {
-    PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    bool timed_out;
+    PGresult *res = exec_bounded(pg, sql, nparams, params, &timed_out);
+    if (timed_out) {
+        /* the connection is in an unknown state: drop it (PQstatus(NULL) is
+         * CONNECTION_BAD, so callers reconnect); the server's own
+         * statement_timeout ends the statement */
+        snprintf(pg->err, sizeof pg->err, "PostgreSQL: no answer within %d ms", pg->timeout_ms);
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        return NULL;
+    }
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         snprintf(pg->err, sizeof pg->err, "PostgreSQL: %s",
