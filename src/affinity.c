@@ -100,11 +100,17 @@ at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen
     cJSON_Delete(doc);
     const char *akey = field[0], *fmt = field[1], *model = field[2];
     if (!ok) return AT_REC_WRONG_TYPE;
+    /* 1e400 parses as infinity: no JSON form, like NaN (the reference's
+     * response would fail to serialise it) */
+    if (isinf(row->created_at) || isinf(row->expire_at) || isinf(count)) return AT_REC_NOT_JSON;
     if (!akey || !*akey) return AT_REC_BAD_KEY;
     row->affinity_key = akey;
     row->api_format = fmt;
     row->model_name = model;
-    row->request_count = isfinite(count) ? (int64_t)count : 0;
+    /* clamp absurd counts to 15 digits (what JSON output prints exactly):
+     * the cast of a larger double is undefined, and sums must not overflow */
+    row->request_count = count > 999999999999999.0 ? INT64_C(999999999999999)
+                       : count < -999999999999999.0 ? -INT64_C(999999999999999) : (int64_t)count;
     return AT_REC_OK;
 }
 

@@ -5,6 +5,8 @@
 #include "aethertop/cli.h"
 #include "aethertop/cells.h"
 #include "aethertop/clear.h"
+#include "aethertop/export.h"
+#include "aethertop/i18n.h"
 #include "aethertop/insight.h"
 #include "aethertop/mapping.h"
 #include "aethertop/pg.h"
@@ -16,6 +18,7 @@
 #include "aethertop/stats.h"
 #include "aethertop/text.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,7 +72,7 @@ static void want_pg(cli_ctx *c)
 {
     char err[512];
     c->pg = at_pg_open(c->cfg, err, sizeof err);
-    if (!c->pg) errorf("warning: %s; showing raw ids", err);
+    if (!c->pg) errorf(_("warning: %s; showing raw ids"), err);
 }
 
 static int need_pg(cli_ctx *c, const char *why)
@@ -77,7 +80,7 @@ static int need_pg(cli_ctx *c, const char *why)
     char err[512];
     c->pg = at_pg_open(c->cfg, err, sizeof err);
     if (!c->pg) {
-        errorf("cannot %s: %s", why, err);
+        errorf(_("cannot %s: %s"), _(why), err);
         return AT_EXIT_UNAVAILABLE;
     }
     return 0;
@@ -107,7 +110,7 @@ static at_snapshot *snapshot(cli_ctx *c, bool enrich, int *rc)
         *rc = AT_EXIT_UNAVAILABLE;
         return NULL;
     }
-    if (enrich && c->pg && !s->enriched) errorf("warning: %s; showing raw ids", s->pg_error);
+    if (enrich && c->pg && !s->enriched) errorf(_("warning: %s; showing raw ids"), s->pg_error);
     if (s->n_skipped) {
         char why[512] = "";
         size_t l = 0;
@@ -115,7 +118,8 @@ static at_snapshot *snapshot(cli_ctx *c, bool enrich, int *rc)
             if (s->skipped[i])
                 l += (size_t)snprintf(why + l, sizeof why - l, "%s%zu %s", l ? ", " : "", s->skipped[i],
                                       at_record_status_name((at_record_status)i));
-        errorf("%zu unreadable affinit%s skipped (%s)", s->n_skipped, s->n_skipped == 1 ? "y" : "ies", why);
+        errorf(ngettext("%zu unreadable affinity skipped (%s)", "%zu unreadable affinities skipped (%s)", s->n_skipped),
+               s->n_skipped, why);
     }
     return s;
 }
@@ -180,7 +184,7 @@ static void fmt_ttl(double expire_at, double now, char *out, size_t n)
 {
     if (isnan(expire_at)) { snprintf(out, n, "-"); return; }
     double left = expire_at - now;
-    if (left <= 0) { snprintf(out, n, "expired"); return; }
+    if (left <= 0) { snprintf(out, n, "%s", _("expired")); return; }
     long s = left < 1e12 ? (long)left : 999999999999L; /* far-future data: no overflowing cast */
     if (s >= 60) snprintf(out, n, "%ldm%02lds", s / 60, s % 60);
     else snprintf(out, n, "%lds", s);
@@ -212,8 +216,8 @@ static void fmt_count(long long v, char *out, size_t n)
 static void print_rows(const at_snapshot *s, const at_selection *sel, size_t from, size_t count)
 {
     table t = {.ncols = 11,
-               .head = {"USER", "KEY NAME", "USER KEY", "PROVIDER", "FORMAT", "PROVIDER KEY", "PROV KEY",
-                        "MODEL", "REQS", "TTL", "CREATED"},
+               .head = {_("USER"), _("KEY NAME"), _("USER KEY"), _("PROVIDER"), _("FORMAT"), _("PROVIDER KEY"),
+                        _("PROV KEY"), _("MODEL"), _("REQS"), _("TTL"), _("CREATED")},
                .cap = {20, 18, 20, 18, 10, 18, 20, 28, 0, 0, 0},
                .right = {[8] = true, [9] = true}};
     double now = wall_now();
@@ -246,9 +250,9 @@ static int cmd_config(cli_ctx *c)
     } else {
         cJSON *d = cJSON_GetObjectItem(doc, "data");
         cJSON *dc = cJSON_GetObjectItem(cJSON_GetObjectItem(d, "dynamic_reservation"), "config");
-        printf("cache TTL                     %d s\n", cJSON_GetObjectItem(d, "cache_ttl_seconds")->valueint);
-        printf("static reservation ratio      %g\n", cJSON_GetObjectItem(d, "cache_reservation_ratio")->valuedouble);
-        printf("dynamic reservation           enabled\n");
+        printf(_("cache TTL                     %d s\n"), cJSON_GetObjectItem(d, "cache_ttl_seconds")->valueint);
+        printf(_("static reservation ratio      %g\n"), cJSON_GetObjectItem(d, "cache_reservation_ratio")->valuedouble);
+        printf("%s", _("dynamic reservation           enabled\n"));
         cJSON *it;
         cJSON_ArrayForEach(it, dc) printf("  %-28s%g\n", it->string, it->valuedouble);
     }
@@ -259,7 +263,7 @@ static int cmd_config(cli_ctx *c)
 static void print_counts(const char *title, const at_count_list *l, size_t max)
 {
     printf("\n%s\n", title);
-    table t = {.ncols = 3, .head = {"NAME", "AFFINITIES", "REQUESTS"}, .cap = {40, 0, 0}, .right = {false, true, true}};
+    table t = {.ncols = 3, .head = {_("NAME"), _("AFFINITIES"), _("REQUESTS")}, .cap = {40, 0, 0}, .right = {false, true, true}};
     for (size_t i = 0; i < l->n && i < max; i++) {
         char n[32], r[32];
         fmt_count(l->items[i].count, n, sizeof n);
@@ -267,7 +271,7 @@ static void print_counts(const char *title, const at_count_list *l, size_t max)
         table_row(&t, l->items[i].label, n, r);
     }
     table_print(&t);
-    if (l->n > max) printf("… and %zu more\n", l->n - max);
+    if (l->n > max) printf(_("… and %zu more\n"), l->n - max);
 }
 
 static void human_bytes(long long b, char *out, size_t n)
@@ -286,11 +290,21 @@ static int cmd_stats(cli_ctx *c, bool metrics)
     at_snapshot *s = snapshot(c, true, &rc);
     if (!s) return rc;
     at_stats st;
-    at_stats_compute(s, NULL, wall_now(), &st);
+    double now = wall_now();
+    at_stats_compute(s, NULL, now, &st);
     if (metrics) {
         char *text = at_report_metrics(s, &st);
         fputs(text, stdout);
         free(text);
+        /* aethertop's derived figures; the usage table when PostgreSQL answers */
+        at_hits_report h5;
+        char err[512];
+        bool have_hits = c->pg && at_hits_build(c->pg, 300, &h5, err, sizeof err) == 0;
+        if (c->pg && !have_hits) errorf(_("warning: cannot read the usage table: %s"), err);
+        text = at_metrics_derived(s, &st, now, have_hits ? &h5 : NULL);
+        fputs(text, stdout);
+        free(text);
+        if (have_hits) at_hits_free(&h5);
     } else if (c->o->json) {
         cJSON *doc = at_report_stats(s, &st);
         print_json(doc);
@@ -299,21 +313,21 @@ static int cmd_stats(cli_ctx *c, bool metrics)
         char a[32], b[32], m[32];
         fmt_count(st.active, a, sizeof a);
         fmt_count(st.total_requests, b, sizeof b);
-        printf("Redis %s  role %s  version %s\n", at_redis_describe(c->r), s->info.role, s->info.version);
+        printf(_("Redis %s  role %s  version %s\n"), at_redis_describe(c->r), s->info.role, s->info.version);
         human_bytes(s->info.used_memory, m, sizeof m);
-        printf("memory %s  clients %lld  ops/s %lld  keys %lld  hits %lld  misses %lld  evicted %lld  expired %lld\n",
+        printf(_("memory %s  clients %lld  ops/s %lld  keys %lld  hits %lld  misses %lld  evicted %lld  expired %lld\n"),
                m, s->info.connected_clients, s->info.ops_per_sec, s->info.dbsize, s->info.keyspace_hits,
                s->info.keyspace_misses, s->info.evicted_keys, s->info.expired_keys);
-        printf("\nactive affinities %s   requests %s   expired-but-present %lld   unreadable %lld\n", a, b,
+        printf(_("\nactive affinities %s   requests %s   expired-but-present %lld   unreadable %lld\n"), a, b,
                st.expired_present, st.unreadable);
-        printf("TTL left:");
+        printf("%s", _("TTL left:"));
         static const char *const labels[AT_TTL_BUCKETS] = {"<30s", "<1m", "<2m", "<5m", ">=5m"};
         for (int i = 0; i < AT_TTL_BUCKETS; i++) printf("  %s %lld", labels[i], st.ttl_buckets[i]);
         printf("\n");
-        print_counts("By API format", &st.by_format, 20);
-        print_counts("Top providers", &st.by_provider, 10);
-        print_counts("Top models", &st.by_model, 10);
-        print_counts("Top users", &st.by_user, 10);
+        print_counts(_("By API format"), &st.by_format, 20);
+        print_counts(_("Top providers"), &st.by_provider, 10);
+        print_counts(_("Top models"), &st.by_model, 10);
+        print_counts(_("Top users"), &st.by_user, 10);
     }
     at_stats_free(&st);
     at_snapshot_free(s);
@@ -327,14 +341,14 @@ static int cmd_list(cli_ctx *c, const char *keyword)
     int rc = need_redis(c);
     if (rc) return rc;
     if (keyword && *keyword) {
-        if ((rc = need_pg(c, "resolve the keyword"))) return rc;
+        if ((rc = need_pg(c, N_("resolve the keyword")))) return rc;
     } else {
         want_pg(c);
     }
     at_keyword kw;
     char err[512];
     if (at_keyword_resolve(c->pg, keyword, &kw, err, sizeof err) < 0) {
-        errorf("cannot resolve the keyword: %s", err);
+        errorf(_("cannot resolve the keyword: %s"), err);
         return AT_EXIT_UNAVAILABLE;
     }
     at_snapshot *s = snapshot(c, true, &rc);
@@ -343,7 +357,16 @@ static int cmd_list(cli_ctx *c, const char *keyword)
     at_selection sel;
     at_query_filter(s, &f, &sel);
     at_query_sort(s, &sel, AT_SORT_DEFAULT);
-    if (c->o->json) {
+    if (c->o->csv) {
+        /* every matching row, unless --limit/--offset ask for a page */
+        bool paged = c->o->limit >= 0 || c->o->offset >= 0;
+        size_t from = paged ? (size_t)offset : 0, count = paged ? (size_t)limit : sel.n;
+        fflush(stdout);
+        if (at_export_csv(stdout, s, &sel, from, count, isatty(STDOUT_FILENO)) < 0 || fflush(stdout) != 0) {
+            errorf(_("cannot write the CSV: %s"), strerror(errno));
+            rc = AT_EXIT_UNAVAILABLE;
+        }
+    } else if (c->o->json) {
         cJSON *doc = at_report_list(s, &sel, limit, offset, kw.matched_user_id);
         print_json(doc);
         cJSON_Delete(doc);
@@ -353,15 +376,15 @@ static int cmd_list(cli_ctx *c, const char *keyword)
         if (shown > (size_t)limit) shown = (size_t)limit;
         char total[32];
         fmt_count((long long)sel.n, total, sizeof total);
-        if (shown) printf("rows %d–%zu of %s", offset + 1, (size_t)offset + shown, total);
-        else printf("no rows (of %s)", total);
-        if (kw.matched_user_id) printf(" · user %s", kw.matched_user_id);
+        if (shown) printf(_("rows %d–%zu of %s"), offset + 1, (size_t)offset + shown, total);
+        else printf(_("no rows (of %s)"), total);
+        if (kw.matched_user_id) printf(_(" · user %s"), kw.matched_user_id);
         printf("\n");
     }
     at_selection_free(&sel);
     at_snapshot_free(s);
     at_keyword_free(&kw);
-    return 0;
+    return rc;
 }
 
 static int not_found(cli_ctx *c, const char *detail, const char *english)
@@ -377,16 +400,16 @@ static int not_found(cli_ctx *c, const char *detail, const char *english)
 
 static int cmd_affinity(cli_ctx *c, const char *ident)
 {
-    int rc = need_pg(c, "resolve the user");
+    int rc = need_pg(c, N_("resolve the user"));
     if (rc) return rc;
     at_user_info u;
     char err[512];
     int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
-    if (found < 0) { errorf("cannot resolve the user: %s", err); return AT_EXIT_UNAVAILABLE; }
+    if (found < 0) { errorf(_("cannot resolve the user: %s"), err); return AT_EXIT_UNAVAILABLE; }
     if (!found) {
         char detail[1200], en[1200];
         snprintf(detail, sizeof detail, "无法识别的用户标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident);
-        snprintf(en, sizeof en, "no user, email, user id or API key id matches \"%s\"", ident);
+        snprintf(en, sizeof en, _("no user, email, user id or API key id matches \"%s\""), ident);
         return not_found(c, detail, en);
     }
     if ((rc = need_redis(c))) { at_user_info_free(&u); return rc; }
@@ -404,7 +427,7 @@ static int cmd_affinity(cli_ctx *c, const char *ident)
     } else {
         char *name = at_text_sanitize(u.username ? u.username : "-");
         char *mail = at_text_sanitize(u.email ? u.email : "-");
-        printf("user %s <%s>  id %s  api keys %zu  affinities %zu\n", name, mail, u.user_id, u.n_key_ids, sel.n);
+        printf(_("user %s <%s>  id %s  api keys %zu  affinities %zu\n"), name, mail, u.user_id, u.n_key_ids, sel.n);
         free(name);
         free(mail);
         if (sel.n) print_rows(s, &sel, 0, sel.n);
@@ -431,13 +454,13 @@ static int cmd_mappings(cli_ctx *c)
         print_json(doc);
         cJSON_Delete(doc);
     } else {
-        printf("model mapping cache: %lld keys (TTL %d s)\n", m.total_keys, AT_MODEL_CACHE_TTL);
+        printf(_("model mapping cache: %lld keys (TTL %d s)\n"), m.total_keys, AT_MODEL_CACHE_TTL);
         printf("  model:id %lld  model:provider_global %lld  global_model:id %lld  global_model:name %lld  "
                "global_model:resolve %lld\n",
                m.model_by_id, m.model_by_provider_global, m.global_model_by_id, m.global_model_by_name,
                m.global_model_resolve);
-        printf("\nName mappings (%zu)\n", m.n_mappings);
-        table t = {.ncols = 4, .head = {"REQUESTED NAME", "GLOBAL MODEL", "PROVIDERS", "TTL"},
+        printf(_("\nName mappings (%zu)\n"), m.n_mappings);
+        table t = {.ncols = 4, .head = {_("REQUESTED NAME"), _("GLOBAL MODEL"), _("PROVIDERS"), _("TTL")},
                    .cap = {40, 40, 50, 0}, .right = {[3] = true}};
         for (size_t i = 0; i < m.n_mappings; i++) {
             char prov[512] = "", ttl[16];
@@ -449,8 +472,8 @@ static int cmd_mappings(cli_ctx *c)
                       m.mappings[i].ttl > 0 ? ttl : "-");
         }
         table_print(&t);
-        printf("\nProvider mappings (%zu)\n", m.n_provider_mappings);
-        table p = {.ncols = 5, .head = {"PROVIDER", "GLOBAL MODEL", "PROVIDER MODEL", "TTL", "HITS"},
+        printf(_("\nProvider mappings (%zu)\n"), m.n_provider_mappings);
+        table p = {.ncols = 5, .head = {_("PROVIDER"), _("GLOBAL MODEL"), _("PROVIDER MODEL"), _("TTL"), _("HITS")},
                    .cap = {30, 40, 40, 0, 0}, .right = {[3] = true, [4] = true}};
         for (size_t i = 0; i < m.n_provider_mappings; i++) {
             char ttl[16], hits[32];
@@ -460,15 +483,15 @@ static int cmd_mappings(cli_ctx *c)
                       m.provider_mappings[i].provider_model_name, m.provider_mappings[i].ttl > 0 ? ttl : "-", hits);
         }
         table_print(&p);
-        printf("\nUnmapped (%zu)\n", m.n_unmapped);
-        table un = {.ncols = 3, .head = {"REQUESTED NAME", "STATUS", "TTL"}, .cap = {60, 0, 0}, .right = {[2] = true}};
+        printf(_("\nUnmapped (%zu)\n"), m.n_unmapped);
+        table un = {.ncols = 3, .head = {_("REQUESTED NAME"), _("STATUS"), _("TTL")}, .cap = {60, 0, 0}, .right = {[2] = true}};
         for (size_t i = 0; i < m.n_unmapped; i++) {
             char ttl[16];
             snprintf(ttl, sizeof ttl, "%lld", m.unmapped[i].ttl);
             table_row(&un, m.unmapped[i].mapping_name, m.unmapped[i].status, m.unmapped[i].ttl > 0 ? ttl : "-");
         }
         table_print(&un);
-        if (m.warning[0]) errorf("warning: %s", m.warning);
+        if (m.warning[0]) errorf(_("warning: %s"), m.warning);
     }
     at_mapping_stats_free(&m);
     return 0;
@@ -491,7 +514,7 @@ static void fmt_window(long s, char *out, size_t n)
 static void print_hits_rows(const char *title, const at_hits_row *rows, size_t n, size_t max)
 {
     printf("\n%s\n", title);
-    table t = {.ncols = 6, .head = {"NAME", "REQUESTS", "CACHED", "TOKEN HIT RATE", "CACHE READ $", "SAVED ≈$"},
+    table t = {.ncols = 6, .head = {_("NAME"), _("REQUESTS"), _("CACHED"), _("TOKEN HIT RATE"), _("CACHE READ $"), _("SAVED ≈$")},
                .cap = {40, 0, 0, 0, 0, 0}, .right = {false, true, true, true, true, true}};
     for (size_t i = 0; i < n && i < max; i++) {
         char a[32], b[32], c[32], d[32], e[32];
@@ -503,12 +526,12 @@ static void print_hits_rows(const char *title, const at_hits_row *rows, size_t n
         table_row(&t, rows[i].label && *rows[i].label ? rows[i].label : rows[i].id, a, b, c, d, e);
     }
     table_print(&t);
-    if (n > max) printf("… and %zu more\n", n - max);
+    if (n > max) printf(_("… and %zu more\n"), n - max);
 }
 
 static int cmd_hits(cli_ctx *c)
 {
-    int rc = need_pg(c, "read the usage table");
+    int rc = need_pg(c, N_("read the usage table"));
     if (rc) return rc;
     long windows[2] = {c->o->window_s ? c->o->window_s : 300, 3600};
     size_t nw = c->o->window_s ? 1 : 2;
@@ -517,7 +540,7 @@ static int cmd_hits(cli_ctx *c)
     char err[512];
     for (size_t i = 0; i < nw; i++) {
         if (at_hits_build(c->pg, windows[i], &rep[i], err, sizeof err) < 0) {
-            errorf("cannot read the usage table: %s", err);
+            errorf(_("cannot read the usage table: %s"), err);
             for (size_t j = 0; j < i; j++) at_hits_free(&rep[j]);
             return AT_EXIT_UNAVAILABLE;
         }
@@ -533,10 +556,11 @@ static int cmd_hits(cli_ctx *c)
             fmt_count(rep[i].total.requests, a, sizeof a);
             fmt_count(rep[i].total.cached_requests, b, sizeof b);
             fmt_rate(rep[i].total.token_hit_rate, r, sizeof r);
-            printf("%sPrompt cache, last %s: %s requests, %s with cache reads, token hit rate %s, "
-                   "saved ≈$%.4f\n", i ? "\n" : "", w, a, b, r, rep[i].total.savings_usd);
-            print_hits_rows("By provider", rep[i].by_provider, rep[i].n_by_provider, 10);
-            print_hits_rows("By model", rep[i].by_model, rep[i].n_by_model, 10);
+            if (i) printf("\n");
+            printf(_("Prompt cache, last %s: %s requests, %s with cache reads, token hit rate %s, "
+                     "saved ≈$%.4f\n"), w, a, b, r, rep[i].total.savings_usd);
+            print_hits_rows(_("By provider"), rep[i].by_provider, rep[i].n_by_provider, 10);
+            print_hits_rows(_("By model"), rep[i].by_model, rep[i].n_by_model, 10);
         }
     }
     for (size_t i = 0; i < nw; i++) at_hits_free(&rep[i]);
@@ -545,12 +569,12 @@ static int cmd_hits(cli_ctx *c)
 
 static int cmd_ttl_advice(cli_ctx *c)
 {
-    int rc = need_pg(c, "read the usage table");
+    int rc = need_pg(c, N_("read the usage table"));
     if (rc) return rc;
     at_ttl_advice a;
     char err[512];
     if (at_ttl_advice_build(c->pg, c->o->hours > 0 ? c->o->hours : 24, &a, err, sizeof err) < 0) {
-        errorf("cannot read the usage table: %s", err);
+        errorf(_("cannot read the usage table: %s"), err);
         return AT_EXIT_UNAVAILABLE;
     }
     if (c->o->json) {
@@ -558,21 +582,21 @@ static int cmd_ttl_advice(cli_ctx *c)
         print_json(doc);
         cJSON_Delete(doc);
     } else {
-        printf("TTL advice over the last %g h: %zu users  (5 min: %lld · 15 min: %lld · 30 min: %lld · 60 min: %lld)\n",
+        printf(_("TTL advice over the last %g h: %zu users  (5 min: %lld · 15 min: %lld · 30 min: %lld · 60 min: %lld)\n"),
                a.hours, a.n_users, a.bucket_users[0], a.bucket_users[1], a.bucket_users[2], a.bucket_users[3]);
-        table t = {.ncols = 6, .head = {"USER", "REQUESTS", "P50 GAP", "P75 GAP", "P90 GAP", "TTL"},
+        table t = {.ncols = 6, .head = {_("USER"), _("REQUESTS"), _("P50 GAP"), _("P75 GAP"), _("P90 GAP"), _("TTL")},
                    .cap = {30, 0, 0, 0, 0, 0}, .right = {false, true, true, true, true, true}};
         for (size_t i = 0; i < a.n_users && i < 50; i++) {
             char n[32], p50[32], p75[32], p90[32], ttl[16];
             fmt_count(a.users[i].requests, n, sizeof n);
-            snprintf(p50, sizeof p50, "%.1f min", a.users[i].p50_min);
-            snprintf(p75, sizeof p75, "%.1f min", a.users[i].p75_min);
-            snprintf(p90, sizeof p90, "%.1f min", a.users[i].p90_min);
-            snprintf(ttl, sizeof ttl, "%d min", a.users[i].recommended_ttl_min);
+            snprintf(p50, sizeof p50, _("%.1f min"), a.users[i].p50_min);
+            snprintf(p75, sizeof p75, _("%.1f min"), a.users[i].p75_min);
+            snprintf(p90, sizeof p90, _("%.1f min"), a.users[i].p90_min);
+            snprintf(ttl, sizeof ttl, _("%d min"), a.users[i].recommended_ttl_min);
             table_row(&t, *a.users[i].username ? a.users[i].username : a.users[i].user_id, n, p50, p75, p90, ttl);
         }
         table_print(&t);
-        if (a.n_users > 50) printf("… and %zu more (--json for all)\n", a.n_users - 50);
+        if (a.n_users > 50) printf(_("… and %zu more (--json for all)\n"), a.n_users - 50);
     }
     at_ttl_advice_free(&a);
     return 0;
@@ -584,16 +608,16 @@ static int confirm(cli_ctx *c, long long n, const char *what)
 {
     if (c->o->yes) return 0;
     if (!isatty(STDIN_FILENO)) {
-        errorf("refusing to clear %lld %s: stdin is not a terminal; pass --yes to confirm", n, what);
+        errorf(_("refusing to clear %lld %s: stdin is not a terminal; pass --yes to confirm"), n, _(what));
         return AT_EXIT_REFUSED;
     }
-    fprintf(stderr, "Type yes to clear %lld %s: ", n, what);
+    fprintf(stderr, _("Type yes to clear %lld %s: "), n, _(what));
     fflush(stderr);
     char line[64];
     if (!fgets(line, sizeof line, stdin)) line[0] = '\0';
     line[strcspn(line, "\r\n")] = '\0';
     if (strcmp(line, "yes") != 0) {
-        errorf("not confirmed; nothing was cleared");
+        errorf("%s", _("not confirmed; nothing was cleared"));
         return AT_EXIT_REFUSED;
     }
     return 0;
@@ -604,7 +628,7 @@ static int run_clear(cli_ctx *c, const at_clear_request *req, const char *what, 
 {
     memset(res, 0, sizeof *res);
     if (c->cfg->read_only) {
-        errorf("refused: read-only mode (--read-only or AETHERTOP_READ_ONLY); nothing was cleared");
+        errorf("%s", _("refused: read-only mode (--read-only or AETHERTOP_READ_ONLY); nothing was cleared"));
         return AT_EXIT_REFUSED;
     }
     long long n = 0;
@@ -646,31 +670,31 @@ static cJSON *ok_doc(const char *message)
 
 static int clear_user(cli_ctx *c, const char *ident)
 {
-    int rc = need_pg(c, "resolve the user");
+    int rc = need_pg(c, N_("resolve the user"));
     if (rc) return rc;
     if ((rc = need_redis(c))) return rc;
     char err[512], msg[1024], human[1024];
     at_api_key_info k;
     int is_key = at_lookup_api_key(c->pg, ident, &k, err, sizeof err);
-    if (is_key < 0) { errorf("cannot resolve the user: %s", err); return AT_EXIT_UNAVAILABLE; }
+    if (is_key < 0) { errorf(_("cannot resolve the user: %s"), err); return AT_EXIT_UNAVAILABLE; }
     at_user_info u;
     memset(&u, 0, sizeof u);
     const char *one[1];
     at_clear_request req = {.kind = AT_CLEAR_API_KEYS};
     if (is_key) {
         int found = k.user_id ? at_resolve_user(c->pg, k.user_id, &u, err, sizeof err) : 0;
-        if (found < 0) { errorf("cannot resolve the user: %s", err); at_api_key_info_free(&k); return AT_EXIT_UNAVAILABLE; }
+        if (found < 0) { errorf(_("cannot resolve the user: %s"), err); at_api_key_info_free(&k); return AT_EXIT_UNAVAILABLE; }
         one[0] = k.id;
         req.args = one;
         req.n_args = 1;
         req.label = ident;
     } else {
         int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
-        if (found < 0) { errorf("cannot resolve the user: %s", err); return AT_EXIT_UNAVAILABLE; }
+        if (found < 0) { errorf(_("cannot resolve the user: %s"), err); return AT_EXIT_UNAVAILABLE; }
         if (!found) {
             char detail[1200], en[1200];
             snprintf(detail, sizeof detail, "无法识别的标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident);
-            snprintf(en, sizeof en, "no user, email, user id or API key id matches \"%s\"", ident);
+            snprintf(en, sizeof en, _("no user, email, user id or API key id matches \"%s\""), ident);
             return not_found(c, detail, en);
         }
         req.args = (const char *const *)u.key_ids;
@@ -678,13 +702,13 @@ static int clear_user(cli_ctx *c, const char *ident)
         req.label = ident;
     }
     at_clear_result res;
-    rc = run_clear(c, &req, "affinities", &res);
+    rc = run_clear(c, &req, N_("affinities"), &res);
     if (rc == 0) {
         cJSON *doc;
         cJSON *info = cJSON_CreateObject();
         if (is_key) {
             snprintf(msg, sizeof msg, "已清除 API Key %s 的缓存亲和性", k.name ? k.name : "None");
-            snprintf(human, sizeof human, "Cleared %lld affinities of API key %s (%s) of user %s.", res.deleted,
+            snprintf(human, sizeof human, _("Cleared %lld affinities of API key %s (%s) of user %s."), res.deleted,
                      k.name ? k.name : "-", k.id, u.username ? u.username : (k.user_id ? k.user_id : "-"));
             doc = ok_doc(msg);
             cJSON_AddItemToObject(info, "user_id", at_json_string_or_null(k.user_id));
@@ -694,7 +718,7 @@ static int clear_user(cli_ctx *c, const char *ident)
             cJSON_AddItemToObject(info, "api_key_name", at_json_string_or_null(k.name));
         } else {
             snprintf(msg, sizeof msg, "已清除用户 %s 的所有缓存亲和性", u.username ? u.username : "None");
-            snprintf(human, sizeof human, "Cleared %lld affinities of user %s <%s> (%zu API keys).", res.deleted,
+            snprintf(human, sizeof human, _("Cleared %lld affinities of user %s <%s> (%zu API keys)."), res.deleted,
                      u.username ? u.username : "-", u.email ? u.email : "-", u.n_key_ids);
             doc = ok_doc(msg);
             cJSON_AddItemToObject(info, "user_id", at_json_string_or_null(u.user_id));
@@ -722,12 +746,12 @@ static int clear_affinity(cli_ctx *c, char **args)
     if (at_clear_count(c->r, &req, &n, err, sizeof err) < 0) { errorf("%s", err); return AT_EXIT_UNAVAILABLE; }
     if (n == 0 && !c->cfg->read_only)
         return not_found(c, "未找到指定的缓存亲和性记录",
-                         "no such affinity (missing, or its endpoint_id differs)");
+                         _("no such affinity (missing, or its endpoint_id differs)"));
     at_clear_result res;
-    rc = run_clear(c, &req, "affinity", &res);
+    rc = run_clear(c, &req, N_("affinity"), &res);
     if (rc == AT_EXIT_NOT_FOUND) {
         at_clear_result_free(&res);
-        return not_found(c, "未找到指定的缓存亲和性记录", "no such affinity (missing, or its endpoint_id differs)");
+        return not_found(c, "未找到指定的缓存亲和性记录", _("no such affinity (missing, or its endpoint_id differs)"));
     }
     if (rc == 0) {
         char name[256] = "", msg[512], human[1024];
@@ -741,7 +765,7 @@ static int clear_affinity(cli_ctx *c, char **args)
         }
         if (!name[0]) snprintf(name, sizeof name, "%.8s", args[0]);
         snprintf(msg, sizeof msg, "已清除缓存亲和性: %s", name);
-        snprintf(human, sizeof human, "Cleared 1 affinity: %s %s %s (endpoint %s).", args[0], args[3], args[2], args[1]);
+        snprintf(human, sizeof human, _("Cleared 1 affinity: %s %s %s (endpoint %s)."), args[0], args[3], args[2], args[1]);
         cJSON *doc = ok_doc(msg);
         cJSON_AddStringToObject(doc, "affinity_key", args[0]);
         cJSON_AddStringToObject(doc, "endpoint_id", args[1]);
@@ -759,10 +783,10 @@ static int clear_all(cli_ctx *c)
     if (rc) return rc;
     at_clear_request req = {.kind = AT_CLEAR_ALL};
     at_clear_result res;
-    rc = run_clear(c, &req, "affinities", &res);
+    rc = run_clear(c, &req, N_("affinities"), &res);
     if (rc == 0) {
         char human[128];
-        snprintf(human, sizeof human, "Cleared all affinities: %lld keys.", res.deleted);
+        snprintf(human, sizeof human, _("Cleared all affinities: %lld keys."), res.deleted);
         cJSON *doc = ok_doc("已清除所有缓存亲和性");
         cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
         emit(c, doc, human);
@@ -778,10 +802,10 @@ static int clear_provider(cli_ctx *c, const char *provider_id)
     const char *args[1] = {provider_id};
     at_clear_request req = {.kind = AT_CLEAR_PROVIDER, .args = args, .n_args = 1};
     at_clear_result res;
-    rc = run_clear(c, &req, "affinities", &res);
+    rc = run_clear(c, &req, N_("affinities"), &res);
     if (rc == 0) {
         char human[512];
-        snprintf(human, sizeof human, "Cleared %lld affinities of provider %s.", res.deleted, provider_id);
+        snprintf(human, sizeof human, _("Cleared %lld affinities of provider %s."), res.deleted, provider_id);
         cJSON *doc = ok_doc("已清除Provider的缓存亲和性");
         cJSON_AddStringToObject(doc, "provider_id", provider_id);
         cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
@@ -806,26 +830,26 @@ static int clear_mappings(cli_ctx *c, int kind, char **args)
     at_clear_request req = {.kind = (at_clear_kind)kind, .args = a,
                             .n_args = kind == AT_CLEAR_MAPPINGS_ALL ? 0 : kind == AT_CLEAR_MAPPING_NAME ? 1 : 2};
     at_clear_result res;
-    rc = run_clear(c, &req, "mapping cache keys", &res);
+    rc = run_clear(c, &req, N_("mapping cache keys"), &res);
     if (rc == 0) {
         char msg[1024], human[1024];
         cJSON *doc;
         if (kind == AT_CLEAR_MAPPINGS_ALL) {
             doc = ok_doc("已清除所有模型映射缓存");
             cJSON_AddNumberToObject(doc, "deleted_count", (double)res.deleted);
-            snprintf(human, sizeof human, "Cleared the model mapping cache: %lld keys.", res.deleted);
+            snprintf(human, sizeof human, _("Cleared the model mapping cache: %lld keys."), res.deleted);
         } else if (kind == AT_CLEAR_MAPPING_NAME) {
             snprintf(msg, sizeof msg, "已清除模型 %s 的映射缓存", a[0]);
             doc = ok_doc(msg);
             cJSON_AddStringToObject(doc, "model_name", a[0]);
             cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
-            snprintf(human, sizeof human, "Cleared %lld mapping cache keys of model name %s.", res.deleted, a[0]);
+            snprintf(human, sizeof human, _("Cleared %lld mapping cache keys of model name %s."), res.deleted, a[0]);
         } else {
             doc = ok_doc("已清除 Provider 模型映射缓存");
             cJSON_AddStringToObject(doc, "provider_id", a[0]);
             cJSON_AddStringToObject(doc, "global_model_id", a[1]);
             cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
-            snprintf(human, sizeof human, "Cleared %lld mapping cache keys of provider %s / global model %s.",
+            snprintf(human, sizeof human, _("Cleared %lld mapping cache keys of provider %s / global model %s."),
                      res.deleted, a[0], a[1]);
         }
         emit(c, doc, human);
@@ -842,46 +866,46 @@ static int clear_mappings(cli_ctx *c, int kind, char **args)
 
 static int usage_error(const char *msg)
 {
-    errorf("%s (see aethertop --help)", msg);
+    errorf(_("%s (see aethertop --help)"), msg);
     return AT_EXIT_USAGE;
 }
 
 static int cmd_clear(cli_ctx *c, int argc, char **argv)
 {
-    if (argc < 2) return usage_error("clear needs a target: user, affinity, all, provider, mappings, mapping, provider-mapping");
+    if (argc < 2) return usage_error(_("clear needs a target: user, affinity, all, provider, mappings, mapping, provider-mapping"));
     const char *what = argv[1];
     int nargs = argc - 2;
     char **args = argv + 2;
     if (strcmp(what, "user") == 0) {
-        if (nargs != 1) return usage_error("usage: aethertop clear user IDENTIFIER");
+        if (nargs != 1) return usage_error(_("usage: aethertop clear user IDENTIFIER"));
         return clear_user(c, args[0]);
     }
     if (strcmp(what, "affinity") == 0) {
-        if (nargs != 4) return usage_error("usage: aethertop clear affinity AFFINITY_KEY ENDPOINT_ID MODEL_ID API_FORMAT");
+        if (nargs != 4) return usage_error(_("usage: aethertop clear affinity AFFINITY_KEY ENDPOINT_ID MODEL_ID API_FORMAT"));
         return clear_affinity(c, args);
     }
     if (strcmp(what, "all") == 0) {
-        if (nargs != 0) return usage_error("usage: aethertop clear all");
+        if (nargs != 0) return usage_error(_("usage: aethertop clear all"));
         return clear_all(c);
     }
     if (strcmp(what, "provider") == 0) {
-        if (nargs != 1) return usage_error("usage: aethertop clear provider PROVIDER_ID");
+        if (nargs != 1) return usage_error(_("usage: aethertop clear provider PROVIDER_ID"));
         return clear_provider(c, args[0]);
     }
     if (strcmp(what, "mappings") == 0) {
-        if (nargs != 0) return usage_error("usage: aethertop clear mappings");
+        if (nargs != 0) return usage_error(_("usage: aethertop clear mappings"));
         return clear_mappings(c, AT_CLEAR_MAPPINGS_ALL, NULL);
     }
     if (strcmp(what, "mapping") == 0) {
-        if (nargs != 1) return usage_error("usage: aethertop clear mapping MODEL_NAME");
+        if (nargs != 1) return usage_error(_("usage: aethertop clear mapping MODEL_NAME"));
         return clear_mappings(c, AT_CLEAR_MAPPING_NAME, args);
     }
     if (strcmp(what, "provider-mapping") == 0) {
-        if (nargs != 2) return usage_error("usage: aethertop clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID");
+        if (nargs != 2) return usage_error(_("usage: aethertop clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID"));
         return clear_mappings(c, AT_CLEAR_PROVIDER_MAPPING, args);
     }
     char msg[256];
-    snprintf(msg, sizeof msg, "unknown clear target \"%.64s\"", what);
+    snprintf(msg, sizeof msg, _("unknown clear target \"%.64s\""), what);
     return usage_error(msg);
 }
 
@@ -891,11 +915,13 @@ int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **a
     const char *cmd = argv[0];
     int rc;
     if (opts->limit >= 0 && (opts->limit < AT_LIMIT_MIN || opts->limit > AT_LIMIT_MAX))
-        return usage_error("--limit must be between 1 and 1000");
+        return usage_error(_("--limit must be between 1 and 1000"));
     if ((opts->limit >= 0 || opts->offset >= 0) && strcmp(cmd, "list") != 0)
-        return usage_error("--limit and --offset apply to list only");
-    if (opts->window_s && strcmp(cmd, "hits") != 0) return usage_error("--window applies to hits only");
-    if (opts->hours > 0 && strcmp(cmd, "ttl-advice") != 0) return usage_error("--hours applies to ttl-advice only");
+        return usage_error(_("--limit and --offset apply to list only"));
+    if (opts->window_s && strcmp(cmd, "hits") != 0) return usage_error(_("--window applies to hits only"));
+    if (opts->hours > 0 && strcmp(cmd, "ttl-advice") != 0) return usage_error(_("--hours applies to ttl-advice only"));
+    if (opts->csv && strcmp(cmd, "list") != 0) return usage_error(_("--csv applies to list only"));
+    if (opts->csv && opts->json) return usage_error(_("--csv and --json exclude each other"));
     if (strcmp(cmd, "stats") == 0 && argc == 1) rc = cmd_stats(&c, false);
     else if (strcmp(cmd, "metrics") == 0 && argc == 1) rc = cmd_stats(&c, true);
     else if (strcmp(cmd, "config") == 0 && argc == 1) rc = cmd_config(&c);
@@ -907,7 +933,7 @@ int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **a
     else if (strcmp(cmd, "clear") == 0) rc = cmd_clear(&c, argc, argv);
     else {
         char msg[256];
-        snprintf(msg, sizeof msg, "unknown command or wrong arguments: \"%.64s\"", cmd);
+        snprintf(msg, sizeof msg, _("unknown command or wrong arguments: \"%.64s\""), cmd);
         rc = usage_error(msg);
     }
     at_redis_close(c.r);

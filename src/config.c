@@ -1008,9 +1008,16 @@ static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, 
     for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (strcmp(o->keyword, "port") != 0 || !o->val || !*o->val) continue;
         if (!valid_port_list(o->val)) {
+            /* libpq ends user:password@ at the first '@' (or '/'), the redaction
+             * at the last '@': with an '@' in the URL the "port" libpq found may
+             * be a piece of the password, so it is not echoed then */
             char shown[64];
             first_line(shown, sizeof shown, o->val);
-            seterr(err, errlen, "%s: bad port \"%s\" (expected 1-65535)", setting, shown);
+            if (strchr(conninfo, '@'))
+                seterr(err, errlen, "%s: bad port (expected 1-65535; not shown: it may hold part of the password)",
+                       setting);
+            else
+                seterr(err, errlen, "%s: bad port \"%s\" (expected 1-65535)", setting, shown);
             PQconninfoFree(opts);
             wipe_str(conninfo);
             return -1;

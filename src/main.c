@@ -1,14 +1,19 @@
-/* main.c — process entry: parse global options, resolve the configuration,
- * then hand over to the command line (a command given) or the console. */
+/* main.c — process entry: locale and translations, global options, help
+ * (overall and per command) and --version, the config file merged under
+ * flags, environment and env-file, then hand over to the command line (a
+ * command given) or the console. */
+#include "aethertop/cfgfile.h"
 #include "aethertop/cli.h"
 #include "aethertop/config.h"
 #include "aethertop/console.h"
+#include "aethertop/i18n.h"
 #include "aethertop/insight.h"
+#include "aethertop/text.h"
 
 #include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
-#include <locale.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <cjson/cJSON.h>
 #include <ncurses.h>
@@ -17,56 +22,169 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-static const char USAGE[] =
-    "usage: aethertop [OPTIONS]                 open the console\n"
-    "       aethertop [OPTIONS] COMMAND [ARGS]\n"
-    "\n"
-    "commands (one per gateway admin endpoint):\n"
-    "  stats | config | metrics\n"
-    "  list [KEYWORD] [--limit N] [--offset M]\n"
-    "  affinity USER_IDENTIFIER\n"
-    "  mappings\n"
-    "  hits [--window 5m|1h|24h]          prompt-cache effectiveness from the usage table\n"
-    "  ttl-advice [--hours N]             recommended affinity TTL per user (default 24 h)\n"
-    "  clear user IDENTIFIER\n"
-    "  clear affinity AFFINITY_KEY ENDPOINT_ID MODEL_ID API_FORMAT\n"
-    "  clear all\n"
-    "  clear provider PROVIDER_ID\n"
-    "  clear mappings\n"
-    "  clear mapping MODEL_NAME\n"
-    "  clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID\n"
-    "\n"
-    "options:\n"
-    "  --redis URL          redis://[[user]:password@]host[:port][/db], rediss://..., unix:///path?db=N\n"
-    "  --database URL       postgresql://user:password@host:port/dbname\n"
-    "  --env-file PATH      read the gateway's .env file (flag > environment > env-file > defaults)\n"
-    "  --timeout SECONDS    connect and command timeout (default 3)\n"
-    "  --json               print the reference endpoint's JSON body\n"
-    "  --yes                confirm a clear without asking (required when stdin is not a terminal)\n"
-    "  --read-only          refuse every clear (also AETHERTOP_READ_ONLY=1)\n"
-    "  --audit-log PATH     audit trail (default $XDG_STATE_HOME/aethertop/audit.log)\n"
-    "  --redis-ca FILE, --redis-cert FILE, --redis-key FILE, --insecure   TLS for rediss://\n"
-    "  --delay SECONDS      console refresh interval (default 2)\n"
-    "  --theme NAME|PATH    console theme\n"
-    "  --limit N, --offset M  list paging (1..1000, >= 0)\n"
-    "  --help, --version\n"
-    "\n"
-    "settings read from the environment / .env: REDIS_URL, REDIS_PASSWORD, REDIS_HOST, REDIS_PORT,\n"
-    "REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_SERVICE_NAME, DATABASE_URL, DB_HOST, DB_PORT, DB_USER,\n"
-    "DB_NAME, DB_PASSWORD, ENCRYPTION_KEY, AETHERTOP_READ_ONLY\n"
-    "\n"
-    "exit status: 0 done, 1 not found, 2 usage or configuration error,\n"
-    "             3 Redis or PostgreSQL unreachable or failing, 4 refused (read-only, unconfirmed)\n";
+#ifndef AT_BUILD_TYPE
+#define AT_BUILD_TYPE "?"
+#endif
+#ifndef AT_BUILD_FLAGS
+#define AT_BUILD_FLAGS "?"
+#endif
+#ifndef AT_BUILD_COMPILER
+#define AT_BUILD_COMPILER "?"
+#endif
+#ifndef AT_INIH_VERSION
+#define AT_INIH_VERSION "?"
+#endif
+
+/* ---- help ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *synopsis;     /* not translated: commands and options */
+    const char *summary;      /* N_() */
+    const char *details;      /* N_(), may be NULL */
+} cmd_help;
+
+static const cmd_help commands[] = {
+    {"stats", "stats [--json]", N_("live affinities, TTL distribution and Redis health from one snapshot"),
+     N_("Counts come from one walk of Redis (names from PostgreSQL when it answers), the same for\n"
+        "every viewer. --json prints the document described in README.md (\"stats --json\").\n")},
+    {"config", "config [--json]", N_("the gateway's cache-affinity configuration (GET /config)"), NULL},
+    {"metrics", "metrics", N_("Prometheus text: the reference's metric names plus aethertop_* figures"),
+     N_("The reference's names are kept (per-worker counters read 0). Added under new names:\n"
+        "  aethertop_affinity_ttl_remaining{bucket}      live affinities by remaining TTL\n"
+        "  aethertop_affinities_created_per_second       over the last 60 s, from created_at\n"
+        "  aethertop_prompt_cache_token_hit_rate{window=\"5m\"} and _requests, _cached_requests,\n"
+        "  _estimated_savings_usd                        from the usage table (PostgreSQL)\n"
+        "  aethertop_usage_available                     0 when the usage table could not be read\n"
+        "For node_exporter's textfile collector, write to a temporary file and rename it:\n"
+        "  aethertop metrics > DIR/aethertop.prom.tmp && mv DIR/aethertop.prom.tmp DIR/aethertop.prom\n")},
+    {"list", "list [KEYWORD] [--limit N] [--offset M] [--json | --csv]",
+     N_("cache affinities, newest expiry first (GET /affinities)"),
+     N_("KEYWORD: an API key id (that key), a user (id, username, email or API key id: all the\n"
+        "user's keys), else a case-insensitive substring of the affinity key, key name, user id,\n"
+        "username, email, provider id or provider key id.\n"
+        "  --limit N     1..1000 rows (default 100)\n"
+        "  --offset M    skip M rows (default 0)\n"
+        "  --json        the reference's JSON body\n"
+        "  --csv         CSV (RFC 4180, CRLF), one column per list item field in the reference's\n"
+        "                order, keys masked; every matching row unless --limit/--offset ask for a\n"
+        "                page. On a terminal, control characters from the data are shown as\n"
+        "                visible symbols; to a file or pipe the data is written unchanged.\n")},
+    {"affinity", "affinity USER_IDENTIFIER [--json]",
+     N_("the affinities of every API key of one user (GET /affinity/{user})"), NULL},
+    {"mappings", "mappings [--json]", N_("the model-mapping cache (GET /model-mapping/stats)"), NULL},
+    {"hits", "hits [--window 5m|1h|24h] [--json]",
+     N_("prompt-cache effectiveness from the usage table, per provider and model"),
+     N_("Requests, requests with cache reads, token hit rate = cache_read / (input + cache_read)\n"
+        "and estimated savings (cache read cost x 9) over the last 5 minutes and hour, or the\n"
+        "--window given (90s, 5m, 1h, 24h, 2d ...). Needs PostgreSQL.\n")},
+    {"ttl-advice", "ttl-advice [--hours N] [--json]",
+     N_("recommended affinity TTL per user from the intervals between requests"),
+     N_("Per user, the p50/p75/p90 of the intervals between consecutive requests over the last\n"
+        "N hours (default 24): p90 <= 5 min -> 5; p75 <= 15 -> 15; p75 <= 30 -> 30; else 60.\n")},
+    {"clear", "clear TARGET ARGS... [--yes]", N_("delete cache entries, audited (asks first)"),
+     N_("targets:\n"
+        "  clear user IDENTIFIER            every affinity of a user (or of one API key id)\n"
+        "  clear affinity AFFINITY_KEY ENDPOINT_ID MODEL_ID API_FORMAT\n"
+        "                                   one affinity, only if it still names that endpoint\n"
+        "  clear all                        every cache_affinity:* key\n"
+        "  clear provider PROVIDER_ID       every affinity still pointing at that provider\n"
+        "  clear mappings                   the whole model-mapping cache\n"
+        "  clear mapping MODEL_NAME         one mapping name\n"
+        "  clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID\n"
+        "On a terminal it asks \"Type yes\"; otherwise --yes is required. Each clear is written\n"
+        "to the audit log first (--audit-log); --read-only refuses every clear (exit 4).\n")},
+    {"help", "help [COMMAND]", N_("this help, or the help of one command"), NULL},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const cmd_help *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, _("usage: aethertop [OPTIONS]                 open the console\n"
+                 "       aethertop [OPTIONS] COMMAND [ARGS]\n"
+                 "       aethertop help COMMAND             help of one command (also COMMAND --help)\n"));
+    fprintf(f, "\n%s\n", _("commands:"));
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, _(commands[i].summary));
+    fprintf(f, "\n%s\n", _("options:"));
+    fputs(_("  --redis URL          redis://[[user]:password@]host[:port][/db], rediss://..., unix:///path?db=N\n"
+            "  --database URL       postgresql://user:password@host:port/dbname\n"
+            "  --env-file PATH      read the gateway's .env file\n"
+            "  --config PATH        aethertop's config file (default $XDG_CONFIG_HOME/aethertop/config)\n"
+            "  --timeout SECONDS    connect and command timeout (default 3)\n"
+            "  --json               print the reference endpoint's JSON body\n"
+            "  --csv                list: CSV instead of a table\n"
+            "  --yes                confirm a clear without asking (required when stdin is not a terminal)\n"
+            "  --read-only          refuse every clear (also AETHERTOP_READ_ONLY=1)\n"
+            "  --audit-log PATH     audit trail (default $XDG_STATE_HOME/aethertop/audit.log)\n"
+            "  --redis-ca FILE, --redis-cert FILE, --redis-key FILE, --insecure   TLS for rediss://\n"
+            "  --delay SECONDS      console refresh interval (default 2)\n"
+            "  --theme NAME|PATH    console theme\n"
+            "  --limit N, --offset M  list paging (1..1000, >= 0)\n"
+            "  --window DURATION    hits: one window (5m, 1h, 24h ...)\n"
+            "  --hours N            ttl-advice: hours analysed (default 24)\n"
+            "  --help, --version\n"),
+          f);
+    fprintf(f, "\n");
+    fputs(_("settings read from the environment / .env: REDIS_URL, REDIS_PASSWORD, REDIS_HOST, REDIS_PORT,\n"
+            "REDIS_SENTINEL_HOSTS, REDIS_SENTINEL_SERVICE_NAME, DATABASE_URL, DB_HOST, DB_PORT, DB_USER,\n"
+            "DB_NAME, DB_PASSWORD, ENCRYPTION_KEY, AETHERTOP_READ_ONLY\n"
+            "precedence: flag > environment > env-file > config file > defaults\n"),
+          f);
+    fprintf(f, "\n");
+    fputs(_("exit status: 0 done, 1 not found, 2 usage or configuration error,\n"
+            "             3 Redis or PostgreSQL unreachable or failing, 4 refused (read-only, unconfirmed)\n"),
+          f);
+    fprintf(f, "\n%s\n", _("See aethertop(1) for the console's keys and the config file."));
+}
+
+static void print_command_help(const cmd_help *c)
+{
+    printf(_("usage: aethertop [OPTIONS] %s\n"), c->synopsis);
+    printf("\n%s\n", _(c->summary));
+    if (c->details) printf("\n%s", _(c->details));
+    printf("\n%s\n", _("Global options (connection, --config, --timeout ...): aethertop --help"));
+}
+
+/* `aethertop help [COMMAND]` and `aethertop COMMAND --help`. */
+static int help_for(const char *name)
+{
+    if (!name) {
+        print_usage(stdout);
+        return AT_EXIT_OK;
+    }
+    const cmd_help *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, _("aethertop: no command \"%.64s\" (see aethertop --help)\n"), name);
+        return AT_EXIT_USAGE;
+    }
+    print_command_help(c);
+    return AT_EXIT_OK;
+}
 
 static void print_version(void)
 {
     printf("aethertop %s\n", AETHERTOP_VERSION);
-    printf("built with: hiredis %d.%d.%d, libpq %d, cJSON %s, %s, %s\n", HIREDIS_MAJOR, HIREDIS_MINOR,
-           HIREDIS_PATCH, PQlibVersion(), cJSON_Version(), OpenSSL_version(OPENSSL_VERSION), curses_version());
+    int pq = PQlibVersion();
+    printf(_("build: %s, %s\n"), AT_BUILD_TYPE, AT_BUILD_COMPILER);
+    printf(_("flags: %s\n"), AT_BUILD_FLAGS);
 #ifdef __SANITIZE_ADDRESS__
     printf("sanitizers: address, undefined\n");
 #endif
+    printf(_("libraries: hiredis %d.%d.%d, libpq %d.%d, cJSON %s, %s, %s, inih %s\n"), HIREDIS_MAJOR, HIREDIS_MINOR,
+           HIREDIS_PATCH, pq / 10000, pq % 10000, cJSON_Version(), OpenSSL_version(OPENSSL_VERSION), curses_version(),
+           AT_INIH_VERSION);
+    const char *ld = at_i18n_localedir();
+    printf(_("translations: %s\n"), ld[0] ? ld : _("off (not a UTF-8 locale)"));
 }
+
+/* ---- options ----------------------------------------------------------------- */
 
 static const char *env_lookup(const char *name)
 {
@@ -78,7 +196,7 @@ static int parse_int(const char *s, const char *name, int *out)
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < -1000000000L || v > 1000000000L) {
-        fprintf(stderr, "aethertop: %s: not an integer: \"%s\"\n", name, s);
+        fprintf(stderr, _("aethertop: %s: not an integer: \"%s\"\n"), name, s);
         return -1;
     }
     *out = (int)v;
@@ -90,7 +208,7 @@ static int parse_seconds(const char *s, const char *name, double *out)
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || !(v > 0) || v > 3600) {
-        fprintf(stderr, "aethertop: %s: expected seconds between 0 and 3600, got \"%s\"\n", name, s);
+        fprintf(stderr, _("aethertop: %s: expected seconds between 0 and 3600, got \"%s\"\n"), name, s);
         return -1;
     }
     *out = v;
@@ -114,12 +232,58 @@ static void scrub_password(char *arg)
     }
 }
 
+/* ---- the config file under flag > environment > env-file ---------------------------- */
+
+/* A setting given in the environment (non-empty) or the env-file. */
+static bool given(const at_envfile *ef, const char *name)
+{
+    const char *v = getenv(name);
+    if (v && *v) return true;
+    v = ef ? at_envfile_get(ef, name) : NULL;
+    return v && *v;
+}
+
+static bool any_given(const at_envfile *ef, const char *const *names)
+{
+    for (; *names; names++)
+        if (given(ef, *names)) return true;
+    return false;
+}
+
+/* Fill what neither a flag nor the environment nor the env-file sets from
+ * the config file. Returns 0 or -1 (message printed). */
+static int apply_config_file(const at_cfgfile *cf, at_config_flags *flags)
+{
+    if (!flags->env_file && cf->env_file) flags->env_file = cf->env_file;
+    if (!cf->redis && !cf->database && cf->read_only < 0) {
+        if (!flags->timeout_ms && cf->timeout_ms) flags->timeout_ms = cf->timeout_ms;
+        return 0;
+    }
+    at_envfile ef = {0};
+    char err[512];
+    if (flags->env_file && at_envfile_load(flags->env_file, &ef, err, sizeof err) < 0) {
+        fprintf(stderr, "aethertop: %s\n", err);
+        return -1;
+    }
+    static const char *const redis_settings[] = {"REDIS_URL", "REDIS_SENTINEL_HOSTS", "REDIS_HOST", "REDIS_PORT", NULL};
+    static const char *const pg_settings[] = {"DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_NAME", NULL};
+    if (!flags->redis_url && cf->redis && !any_given(&ef, redis_settings)) flags->redis_url = cf->redis;
+    if (!flags->database_url && cf->database && !any_given(&ef, pg_settings)) flags->database_url = cf->database;
+    if (!flags->timeout_ms && cf->timeout_ms) flags->timeout_ms = cf->timeout_ms;
+    /* AETHERTOP_READ_ONLY set at all (even to 0) in the environment or the env-file wins */
+    bool ro_elsewhere = getenv("AETHERTOP_READ_ONLY") || at_envfile_get(&ef, "AETHERTOP_READ_ONLY");
+    if (!flags->read_only && !ro_elsewhere && cf->read_only == 1) flags->read_only = true;
+    at_envfile_free(&ef);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    setlocale(LC_ALL, "");
+    at_i18n_init();
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core dumps holding secrets */
     enum { O_REDIS = 1000, O_DB, O_ENV, O_TIMEOUT, O_JSON, O_YES, O_RO, O_LIMIT, O_OFFSET, O_AUDIT,
-           O_CA, O_CERT, O_KEY, O_INSECURE, O_DELAY, O_THEME, O_HELP, O_VERSION, O_WINDOW, O_HOURS };
+           O_CA, O_CERT, O_KEY, O_INSECURE, O_DELAY, O_THEME, O_HELP, O_VERSION, O_WINDOW, O_HOURS,
+           O_CONFIG, O_CSV };
     static const struct option longopts[] = {
         {"redis", required_argument, 0, O_REDIS}, {"database", required_argument, 0, O_DB},
         {"env-file", required_argument, 0, O_ENV}, {"timeout", required_argument, 0, O_TIMEOUT},
@@ -130,12 +294,13 @@ int main(int argc, char **argv)
         {"redis-key", required_argument, 0, O_KEY}, {"insecure", no_argument, 0, O_INSECURE},
         {"delay", required_argument, 0, O_DELAY}, {"theme", required_argument, 0, O_THEME},
         {"window", required_argument, 0, O_WINDOW}, {"hours", required_argument, 0, O_HOURS},
+        {"config", required_argument, 0, O_CONFIG}, {"csv", no_argument, 0, O_CSV},
         {"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     at_config_flags flags = {0};
     at_cli_opts cli = {.limit = -1, .offset = -1};
-    at_console_opts con = {.delay_s = 2.0};
-    const char *audit = NULL, *ca = NULL, *cert = NULL, *key = NULL;
-    bool insecure = false;
+    at_console_opts con = {.delay_s = 0};
+    const char *audit = NULL, *ca = NULL, *cert = NULL, *key = NULL, *config_path = NULL;
+    bool insecure = false, want_help = false, want_version = false;
     double secs;
     int c;
     opterr = 0;
@@ -145,24 +310,26 @@ int main(int argc, char **argv)
         case O_REDIS: flags.redis_url = optarg; break;
         case O_DB: flags.database_url = optarg; break;
         case O_ENV: flags.env_file = optarg; break;
+        case O_CONFIG: config_path = optarg; break;
         case O_TIMEOUT:
             if (parse_seconds(optarg, "--timeout", &secs) < 0) return AT_EXIT_USAGE;
-            flags.timeout_ms = (int)(secs * 1000);
+            flags.timeout_ms = (int)(secs * 1000) > 0 ? (int)(secs * 1000) : 1;
             break;
         case O_JSON: cli.json = true; break;
+        case O_CSV: cli.csv = true; break;
         case O_YES: cli.yes = true; break;
         case O_RO: flags.read_only = true; break;
         case O_LIMIT:
             if (parse_int(optarg, "--limit", &cli.limit) < 0) return AT_EXIT_USAGE;
             if (cli.limit < 1 || cli.limit > 1000) {
-                fprintf(stderr, "aethertop: --limit must be between 1 and 1000, got %d\n", cli.limit);
+                fprintf(stderr, _("aethertop: --limit must be between 1 and 1000, got %d\n"), cli.limit);
                 return AT_EXIT_USAGE;
             }
             break;
         case O_OFFSET:
             if (parse_int(optarg, "--offset", &cli.offset) < 0) return AT_EXIT_USAGE;
             if (cli.offset < 0) {
-                fprintf(stderr, "aethertop: --offset must be 0 or more, got %d\n", cli.offset);
+                fprintf(stderr, _("aethertop: --offset must be 0 or more, got %d\n"), cli.offset);
                 return AT_EXIT_USAGE;
             }
             break;
@@ -175,45 +342,86 @@ int main(int argc, char **argv)
         case O_THEME: con.theme = optarg; break;
         case O_WINDOW:
             if ((cli.window_s = at_parse_window(optarg)) < 0) {
-                fprintf(stderr, "aethertop: --window: expected a duration like 5m, 1h or 24h, got \"%s\"\n", optarg);
+                fprintf(stderr, _("aethertop: --window: expected a duration like 5m, 1h or 24h, got \"%s\"\n"), optarg);
                 return AT_EXIT_USAGE;
             }
             break;
         case O_HOURS:
             if (parse_seconds(optarg, "--hours", &cli.hours) < 0 || cli.hours > 720) {
-                fprintf(stderr, "aethertop: --hours: expected hours between 0 and 720\n");
+                fprintf(stderr, _("aethertop: --hours: expected hours between 0 and 720\n"));
                 return AT_EXIT_USAGE;
             }
             break;
-        case O_HELP: fputs(USAGE, stdout); return 0;
-        case O_VERSION: print_version(); return 0;
+        case O_HELP: want_help = true; break;
+        case O_VERSION: want_version = true; break;
         default:
-            fprintf(stderr, "aethertop: unknown option or missing value: \"%s\" (see aethertop --help)\n",
+            fprintf(stderr, _("aethertop: unknown option or missing value: \"%s\" (see aethertop --help)\n"),
                     argv[optind - 1]);
             return AT_EXIT_USAGE;
         }
     }
     char **pos = argv + optind;
     int npos = argc - optind;
+    if (npos > 0 && strcmp(pos[0], "help") == 0) {
+        if (npos > 2) {
+            fprintf(stderr, _("aethertop: usage: aethertop help [COMMAND]\n"));
+            return AT_EXIT_USAGE;
+        }
+        return help_for(npos == 2 ? pos[1] : want_help ? "help" : NULL);
+    }
+    if (want_help) return help_for(npos > 0 ? pos[0] : NULL);
+    if (want_version) {
+        print_version();
+        return AT_EXIT_OK;
+    }
     if (flags.redis_url && strchr(flags.redis_url, '@'))
-        fprintf(stderr, "aethertop: warning: a password on the command line is visible to other users; "
-                        "put REDIS_URL in the environment or --env-file instead\n");
+        fprintf(stderr, _("aethertop: warning: a password on the command line is visible to other users; "
+                          "put REDIS_URL in the environment or --env-file instead\n"));
     if (flags.database_url && strstr(flags.database_url, ":") && strchr(flags.database_url, '@') &&
         strchr(strstr(flags.database_url, "://") ? strstr(flags.database_url, "://") + 3 : flags.database_url, ':') <
             strchr(flags.database_url, '@'))
-        fprintf(stderr, "aethertop: warning: a password on the command line is visible to other users; "
-                        "put DATABASE_URL in the environment or --env-file instead\n");
+        fprintf(stderr, _("aethertop: warning: a password on the command line is visible to other users; "
+                          "put DATABASE_URL in the environment or --env-file instead\n"));
+    char *argv_redis = (char *)flags.redis_url, *argv_database = (char *)flags.database_url;
 
-    at_config cfg;
-    char err[512];
-    int resolved = at_config_resolve(&cfg, &flags, env_lookup, err, sizeof err);
-    scrub_password((char *)flags.redis_url);
-    scrub_password((char *)flags.database_url);
-    if (resolved < 0) {
+    /* the config file: --config PATH (must exist), else the default place (may be absent) */
+    at_cfgfile cf;
+    char err[1024], defpath[PATH_MAX];
+    at_cfgfile_init(&cf);
+    const char *cpath = config_path;
+    if (!cpath && at_cfgfile_default_path(env_lookup, defpath, sizeof defpath) == 0) cpath = defpath;
+    if (cpath && at_cfgfile_load(cpath, config_path != NULL, &cf, err, sizeof err) < 0) {
         fprintf(stderr, "aethertop: %s\n", err);
         return AT_EXIT_USAGE;
     }
+    if (cf.warning[0]) fprintf(stderr, _("aethertop: warning: %s\n"), cf.warning);
+    if (cf.columns && at_console_columns_check(cf.columns, err, sizeof err) < 0) {
+        char *safe = at_text_sanitize(err);   /* the value may hold control characters */
+        fprintf(stderr, "aethertop: %s:%d: %s\n", cf.path, cf.columns_line, safe ? safe : err);
+        free(safe);
+        at_cfgfile_free(&cf);
+        return AT_EXIT_USAGE;
+    }
+    if (apply_config_file(&cf, &flags) < 0) {
+        at_cfgfile_free(&cf);
+        return AT_EXIT_USAGE;
+    }
+    if (!con.delay_s) con.delay_s = cf.refresh_s > 0 ? cf.refresh_s : 2.0;
+    con.config_theme = cf.theme;
+    con.columns = cf.columns;
+    con.config_path = cf.path;
+
+    at_config cfg;
+    int resolved = at_config_resolve(&cfg, &flags, env_lookup, err, sizeof err);
+    scrub_password(argv_redis);
+    scrub_password(argv_database);
+    if (resolved < 0) {
+        fprintf(stderr, "aethertop: %s\n", err);
+        at_cfgfile_free(&cf);
+        return AT_EXIT_USAGE;
+    }
     if (audit) cfg.audit_log = strdup(audit);
+    else if (cf.audit_log) cfg.audit_log = strdup(cf.audit_log);
     if (ca) cfg.redis_ca = strdup(ca);
     if (cert) cfg.redis_cert = strdup(cert);
     if (key) cfg.redis_key = strdup(key);
@@ -221,8 +429,8 @@ int main(int argc, char **argv)
 
     int rc;
     if (npos == 0) {
-        if (cli.json || cli.limit >= 0 || cli.offset >= 0) {
-            fprintf(stderr, "aethertop: --json, --limit and --offset need a command (see aethertop --help)\n");
+        if (cli.json || cli.csv || cli.limit >= 0 || cli.offset >= 0) {
+            fprintf(stderr, _("aethertop: --json, --csv, --limit and --offset need a command (see aethertop --help)\n"));
             rc = AT_EXIT_USAGE;
         } else {
             rc = at_console_run(&cfg, &con);
@@ -231,5 +439,6 @@ int main(int argc, char **argv)
         rc = at_cli_run(&cfg, &cli, npos, pos);
     }
     at_config_free(&cfg);
+    at_cfgfile_free(&cf);
     return rc;
 }

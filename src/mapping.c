@@ -184,16 +184,17 @@ static int cmp_provider_mapping(const void *a, const void *b)
 
 static void resolve_entries(at_mapping_stats *m, at_pg *pg, char **keys, size_t n, fetched *f)
 {
-    /* first pass: the global model ids named by the cached values */
-    cJSON **docs = calloc(n + 1, sizeof *docs);
+    /* first pass: classify every value; the global model ids the mappings name */
+    at_resolve_kind *kind = calloc(n + 1, sizeof *kind);
+    at_resolve_value *val = calloc(n + 1, sizeof *val);
+    if (!kind || !val) abort();
     strvec gm_ids = {0};
     for (size_t i = 0; i < n; i++) {
         const redisReply *v = f->val[i];
-        if (v->type != REDIS_REPLY_STRING || strcmp(v->str, "NOT_FOUND") == 0) continue;
-        if (!at_utf8_valid(v->str, v->len)) continue;
-        docs[i] = cJSON_ParseWithLength(v->str, v->len);
-        char *id = docs[i] && cJSON_IsObject(docs[i]) ? json_str(docs[i], "id") : NULL;
-        if (id) { sv_push(&gm_ids, id, strlen(id)); free(id); }
+        if (v->type != REDIS_REPLY_STRING) continue; /* expired meanwhile */
+        kind[i] = at_mapping_classify_resolve(keys[i] + strlen(P_GM_RESOLVE), v->str, v->len, &val[i]);
+        const char *id = kind[i] == AT_RESOLVE_MAPPING ? val[i].global_model_id : NULL;
+        if (id) sv_push(&gm_ids, id, strlen(id));
     }
     model_rows rows = {0};
     if (pg && gm_ids.n)
@@ -205,18 +206,19 @@ static void resolve_entries(at_mapping_stats *m, at_pg *pg, char **keys, size_t 
                         (const char *const *)gm_ids.v, gm_ids.n, collect_model, &rows);
     for (size_t i = 0; i < n; i++) {
         const char *name = keys[i] + strlen(P_GM_RESOLVE);
-        const redisReply *v = f->val[i];
         long long ttl = ttl_of(f->ttl[i]);
-        if (v->type != REDIS_REPLY_STRING) continue; /* expired meanwhile */
-        if (strcmp(v->str, "NOT_FOUND") == 0) { add_unmapped(m, name, "not_found", ttl); continue; }
-        if (!at_utf8_valid(v->str, v->len)) { add_unmapped(m, name, "error", -1); continue; }
-        if (!docs[i]) { add_unmapped(m, name, "invalid", ttl); continue; }
-        if (!cJSON_IsObject(docs[i])) { add_unmapped(m, name, "error", -1); continue; }
-        char *gid = json_str(docs[i], "id");
-        char *gname = json_str(docs[i], "name");
-        if (gname && strcmp(gname, name) == 0) { free(gid); free(gname); continue; }
-        at_name_mapping nm = {.mapping_name = strdup(name), .global_model_name = gname,
-                              .global_model_display_name = json_str(docs[i], "display_name"), .ttl = ttl};
+        if (f->val[i]->type != REDIS_REPLY_STRING) continue;
+        switch (kind[i]) {
+        case AT_RESOLVE_NOT_FOUND: add_unmapped(m, name, "not_found", ttl); continue;
+        case AT_RESOLVE_ERROR: add_unmapped(m, name, "error", -1); continue;
+        case AT_RESOLVE_INVALID: add_unmapped(m, name, "invalid", ttl); continue;
+        case AT_RESOLVE_SAME_NAME: continue;
+        case AT_RESOLVE_MAPPING: break;
+        }
+        const char *gid = val[i].global_model_id;
+        at_name_mapping nm = {.mapping_name = strdup(name), .global_model_name = val[i].global_model_name,
+                              .global_model_display_name = val[i].global_model_display_name, .ttl = ttl};
+        val[i].global_model_name = val[i].global_model_display_name = NULL; /* owned by nm now */
         for (size_t j = 0; gid && j < rows.n; j++) {
             model_row *mr = &rows.v[j];
             if (strcmp(mr->global_model_id, gid) != 0) continue;
@@ -228,7 +230,6 @@ static void resolve_entries(at_mapping_stats *m, at_pg *pg, char **keys, size_t 
             nm.providers[nm.n_providers++] = strdup(mr->provider_label);
         }
         if (nm.n_providers > 1) qsort(nm.providers, nm.n_providers, sizeof *nm.providers, cmp_strp);
-        free(gid);
         m->mappings = realloc(m->mappings, (m->n_mappings + 1) * sizeof *m->mappings);
         m->mappings[m->n_mappings++] = nm;
     }
@@ -239,8 +240,9 @@ static void resolve_entries(at_mapping_stats *m, at_pg *pg, char **keys, size_t 
         cJSON_Delete(rows.v[j].mappings);
     }
     free(rows.v);
-    for (size_t i = 0; i < n; i++) cJSON_Delete(docs[i]);
-    free(docs);
+    for (size_t i = 0; i < n; i++) at_resolve_value_free(&val[i]);
+    free(val);
+    free(kind);
     sv_free(&gm_ids);
     if (m->n_mappings > 1) qsort(m->mappings, m->n_mappings, sizeof *m->mappings, cmp_name_mapping);
     if (m->n_unmapped > 1) qsort(m->unmapped, m->n_unmapped, sizeof *m->unmapped, cmp_unmapped);
@@ -276,11 +278,8 @@ static bool parse_hits(const redisReply *h, long long *out)
     *out = 0;
     if (!h || h->type == REDIS_REPLY_NIL) return true;
     if (h->type == REDIS_REPLY_INTEGER) { *out = h->integer; return true; }
-    if (h->type != REDIS_REPLY_STRING || h->len == 0) return h->type == REDIS_REPLY_STRING;
-    char *end;
-    *out = strtoll(h->str, &end, 10);
-    while (*end == ' ' || *end == '\t' || *end == '\n') end++;
-    return *end == '\0';
+    if (h->type != REDIS_REPLY_STRING) return false;
+    return at_mapping_parse_hits(h->str, h->len, out);
 }
 
 static int provider_entries(at_mapping_stats *m, at_redis *r, at_pg *pg, char **keys, size_t n)
@@ -322,26 +321,15 @@ static int provider_entries(at_mapping_stats *m, at_redis *r, at_pg *pg, char **
             long long hit_count;
             if (!parse_hits(ff.extra[i], &hit_count)) continue; /* reference: int() fails, entry skipped */
             const redisReply *v = ff.val[i];
-            if (v->type != REDIS_REPLY_STRING || !at_utf8_valid(v->str, v->len)) continue;
-            cJSON *doc = cJSON_ParseWithLength(v->str, v->len);
-            if (!doc || !cJSON_IsObject(doc)) { cJSON_Delete(doc); continue; }
+            at_provider_value pv;
+            if (v->type != REDIS_REPLY_STRING || !at_mapping_parse_provider_value(v->str, v->len, &pv)) continue;
             int32_t pi = at_strmap_get(&prov.idx, pid[i]);
             int32_t gi = at_strmap_get(&gms.idx, gid[i]);
-            char *pmn = json_str(doc, "provider_model_name");
-            if (pi < 0 || gi < 0 || !pmn || !*pmn) { free(pmn); cJSON_Delete(doc); continue; }
-            at_provider_mapping pm = {0};
-            const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "provider_model_mappings");
-            const cJSON *e;
-            if (cJSON_IsArray(list)) {
-                cJSON_ArrayForEach(e, list) {
-                    const cJSON *nm = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "name") : NULL;
-                    if (!cJSON_IsString(nm) || !*nm->valuestring) continue;
-                    pm.aliases = realloc(pm.aliases, (pm.n_aliases + 1) * sizeof *pm.aliases);
-                    pm.aliases[pm.n_aliases++] = strdup(nm->valuestring);
-                }
-            }
+            if (pi < 0 || gi < 0) { at_provider_value_free(&pv); continue; }
+            char *pmn = pv.provider_model_name;
+            at_provider_mapping pm = {.aliases = pv.aliases, .n_aliases = pv.n_aliases};
             const char *gname = gms.a.v[gi];
-            if (strcmp(gname, pmn) == 0 && pm.n_aliases == 0) { free(pmn); cJSON_Delete(doc); continue; }
+            if (strcmp(gname, pmn) == 0 && pm.n_aliases == 0) { at_provider_value_free(&pv); continue; }
             if (pm.n_aliases == 0) {
                 pm.aliases = malloc(sizeof *pm.aliases);
                 pm.aliases[pm.n_aliases++] = strdup(gname);
@@ -357,7 +345,6 @@ static int provider_entries(at_mapping_stats *m, at_redis *r, at_pg *pg, char **
             m->provider_mappings = realloc(m->provider_mappings,
                                            (m->n_provider_mappings + 1) * sizeof *m->provider_mappings);
             m->provider_mappings[m->n_provider_mappings++] = pm;
-            cJSON_Delete(doc);
         }
     }
     fetched_free(&ff, n);
@@ -372,6 +359,80 @@ static int provider_entries(at_mapping_stats *m, at_redis *r, at_pg *pg, char **
     name_table_free(&prov);
     name_table_free(&gms);
     return rc;
+}
+
+/* ---- one cached value at a time (pure; declared in mapping.h) ---------------- */
+
+at_resolve_kind at_mapping_classify_resolve(const char *name, const char *val, size_t vlen,
+                                            at_resolve_value *out)
+{
+    memset(out, 0, sizeof *out);
+    if (strcmp(val, "NOT_FOUND") == 0) return AT_RESOLVE_NOT_FOUND;
+    if (!at_utf8_valid(val, vlen)) return AT_RESOLVE_ERROR;
+    cJSON *doc = cJSON_ParseWithLength(val, vlen);
+    if (!doc) return AT_RESOLVE_INVALID;
+    if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_RESOLVE_ERROR; }
+    char *gname = json_str(doc, "name");
+    if (gname && strcmp(gname, name) == 0) {
+        free(gname);
+        cJSON_Delete(doc);
+        return AT_RESOLVE_SAME_NAME;
+    }
+    out->global_model_id = json_str(doc, "id");
+    out->global_model_name = gname;
+    out->global_model_display_name = json_str(doc, "display_name");
+    cJSON_Delete(doc);
+    return AT_RESOLVE_MAPPING;
+}
+
+void at_resolve_value_free(at_resolve_value *v)
+{
+    free(v->global_model_id);
+    free(v->global_model_name);
+    free(v->global_model_display_name);
+    memset(v, 0, sizeof *v);
+}
+
+bool at_mapping_parse_provider_value(const char *val, size_t vlen, at_provider_value *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!at_utf8_valid(val, vlen)) return false;
+    cJSON *doc = cJSON_ParseWithLength(val, vlen);
+    if (!doc || !cJSON_IsObject(doc)) { cJSON_Delete(doc); return false; }
+    char *pmn = json_str(doc, "provider_model_name");
+    if (!pmn || !*pmn) { free(pmn); cJSON_Delete(doc); return false; }
+    out->provider_model_name = pmn;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "provider_model_mappings");
+    const cJSON *e;
+    if (cJSON_IsArray(list)) {
+        cJSON_ArrayForEach(e, list) {
+            const cJSON *nm = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "name") : NULL;
+            if (!cJSON_IsString(nm) || !*nm->valuestring) continue;
+            out->aliases = realloc(out->aliases, (out->n_aliases + 1) * sizeof *out->aliases);
+            if (!out->aliases) abort();
+            out->aliases[out->n_aliases++] = strdup(nm->valuestring);
+        }
+    }
+    cJSON_Delete(doc);
+    return true;
+}
+
+void at_provider_value_free(at_provider_value *v)
+{
+    free(v->provider_model_name);
+    for (size_t i = 0; i < v->n_aliases; i++) free(v->aliases[i]);
+    free(v->aliases);
+    memset(v, 0, sizeof *v);
+}
+
+bool at_mapping_parse_hits(const char *val, size_t vlen, long long *out)
+{
+    *out = 0;
+    if (!val || vlen == 0) return true;
+    char *end;
+    *out = strtoll(val, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\n') end++;
+    return *end == '\0';
 }
 
 int at_mapping_stats_build(at_redis *r, at_pg *pg, at_mapping_stats *m, char *err, size_t errlen)

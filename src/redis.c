@@ -37,6 +37,7 @@ struct at_redis {
     char describe[320];
     unsigned long long round_trips;
     bool sent_since_read;
+    char tls_err[160];   /* why OpenSSL gave up on the connection, if it said */
 };
 
 static long long now_ms(void)
@@ -236,6 +237,27 @@ int at_redis_append(at_redis *r, int argc, const char **argv, const size_t *argv
     return 0;
 }
 
+/* Keep OpenSSL's reason for a failed read or write. After a failed write the
+ * server's alert (e.g. "certificate required" when no client certificate
+ * was given) may still be unread: one read picks it up. */
+static void tls_note_error(at_redis *r, bool after_write)
+{
+    unsigned long code = ERR_peek_last_error();
+    if (!code && after_write) {
+        char b;
+        (void)SSL_read(r->ssl, &b, 1);
+        code = ERR_peek_last_error();
+    }
+    const char *why = code ? ERR_reason_error_string(code) : NULL;
+    if (why) snprintf(r->tls_err, sizeof r->tls_err, "TLS: %s", why);
+    ERR_clear_error();
+}
+
+static const char *io_reason(const at_redis *r)
+{
+    return r->tls_err[0] ? r->tls_err : strerror(errno);
+}
+
 static ssize_t io_write(at_redis *r, const char *buf, size_t n, short *want)
 {
     *want = POLLOUT;
@@ -245,6 +267,7 @@ static ssize_t io_write(at_redis *r, const char *buf, size_t n, short *want)
         int e = SSL_get_error(r->ssl, rc);
         if (e == SSL_ERROR_WANT_READ) { *want = POLLIN; return 0; }
         if (e == SSL_ERROR_WANT_WRITE) return 0;
+        tls_note_error(r, true);
         errno = EPIPE;
         return -1;
     }
@@ -263,6 +286,7 @@ static ssize_t io_read(at_redis *r, char *buf, size_t n, short *want)
         if (e == SSL_ERROR_WANT_READ) return 0;
         if (e == SSL_ERROR_WANT_WRITE) { *want = POLLOUT; return 0; }
         if (e == SSL_ERROR_ZERO_RETURN) return -2;
+        tls_note_error(r, false);
         errno = ECONNRESET;
         return -1;
     }
@@ -278,7 +302,7 @@ static int flush_out(at_redis *r, long long deadline)
     while (off < r->out_len) {
         short want;
         ssize_t w = io_write(r, r->out + off, r->out_len - off, &want);
-        if (w < 0) { fail(r, "connection lost while sending: %s", strerror(errno)); return -1; }
+        if (w < 0) { fail(r, "connection lost while sending: %s", io_reason(r)); return -1; }
         if (w == 0) {
             int rc = wait_fd(r->fd, want, deadline);
             if (rc == 0) { fail(r, "timed out after %d ms sending to Redis", r->timeout_ms); return -1; }
@@ -321,7 +345,7 @@ redisReply *at_redis_read(at_redis *r)
         short want;
         ssize_t got = io_read(r, buf, sizeof buf, &want);
         if (got == -2) { fail(r, "connection closed by Redis"); return NULL; }
-        if (got < 0) { fail(r, "connection lost: %s", strerror(errno)); return NULL; }
+        if (got < 0) { fail(r, "connection lost: %s", io_reason(r)); return NULL; }
         if (got == 0) {
             if (r->ssl && SSL_pending(r->ssl) > 0) continue;
             int rc = wait_fd(r->fd, want, deadline);
@@ -377,8 +401,8 @@ static at_redis *open_one(const at_config *cfg, const char *host, int port, cons
     at_redis *r = redis_new(cfg->timeout_ms);
     if (!r) { snprintf(err, errlen, "out of memory"); return NULL; }
     long long deadline = now_ms() + r->timeout_ms;
-    if (path) snprintf(r->describe, sizeof r->describe, "unix:%s", path);
-    else snprintf(r->describe, sizeof r->describe, "%s:%d", host, port);
+    if (path) snprintf(r->describe, sizeof r->describe, "unix:%.300s", path);
+    else snprintf(r->describe, sizeof r->describe, "%.255s:%d", host, port);
     r->fd = connect_fd(r, host, port, path, deadline);
     if (r->fd < 0 || (tls && tls_start(r, cfg, host, deadline) < 0)) {
         snprintf(err, errlen, "Redis %s: %s", r->describe, r->err);
@@ -395,7 +419,7 @@ static int sentinel_master(const at_config *cfg, char *host, size_t hostlen, int
     const at_redis_target *t = &cfg->redis;
     char last[640] = "no sentinel configured";
     for (size_t i = 0; i < t->n_sentinels; i++) {
-        char e[300];
+        char e[640];
         at_redis *s = open_one(cfg, t->sentinels[i].host, t->sentinels[i].port, NULL,
                                t->transport == AT_REDIS_TLS, e, sizeof e);
         if (!s) { snprintf(last, sizeof last, "%s", e); continue; }

@@ -4,6 +4,7 @@
  * snapshots the new, gone, switched and reused affinities as rates. */
 #include "aethertop/stats.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,14 @@
 const char *const at_ttl_bucket_names[AT_TTL_BUCKETS] = {"lt_30s", "lt_1m", "lt_2m", "lt_5m", "gte_5m"};
 
 typedef struct { at_strmap idx; at_count_list list; size_t cap; } counter;
+
+/* Request counts come from outside data: sums saturate instead of overflowing. */
+static long long sat_add(long long a, long long b)
+{
+    long long r;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? LLONG_MAX : LLONG_MIN;
+    return r;
+}
 
 static void counter_add(counter *c, const char *id, const char *label, long long requests)
 {
@@ -27,7 +36,7 @@ static void counter_add(counter *c, const char *id, const char *label, long long
         at_strmap_put(&c->idx, id, i);
     }
     c->list.items[i].count++;
-    c->list.items[i].requests += requests;
+    c->list.items[i].requests = sat_add(c->list.items[i].requests, requests);
 }
 
 static int cmp_count(const void *a, const void *b)
@@ -75,7 +84,8 @@ static void compute_rates(const at_snapshot *cur, const at_snapshot *prev, doubl
         bool restarted = !isnan(a->created_at) && !isnan(b->created_at) && a->created_at > b->created_at &&
                          a->request_count < b->request_count;
         if (repointed || restarted) st->switch_count++;
-        else if (a->request_count > b->request_count) st->reuse_count += a->request_count - b->request_count;
+        else if (a->request_count > b->request_count)
+            st->reuse_count = sat_add(st->reuse_count, sat_add(a->request_count, -b->request_count));
     }
     for (size_t j = 0; j < prev->n_rows; j++)
         if (!seen[j] && is_live(&prev->rows[j], prev->taken_at)) st->gone_count++;
@@ -103,7 +113,7 @@ void at_stats_compute(const at_snapshot *cur, const at_snapshot *prev, double no
         if (!is_live(a, now)) { st->expired_present++; continue; }
         st->active++;
         long long rc = a->request_count;
-        st->total_requests += rc;
+        st->total_requests = sat_add(st->total_requests, rc);
         const at_provider *p = at_row_provider(cur, a);
         const at_provider_key *k = at_row_provider_key(cur, a);
         const at_user *u = at_row_user(cur, a);

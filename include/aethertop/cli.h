@@ -16,6 +16,7 @@ enum {
 
 typedef struct {
     bool json;
+    bool csv;        /* list: CSV (all rows unless --limit/--offset) */
     bool yes;
     int limit;       /* -1 = not given */
     int offset;      /* -1 = not given */

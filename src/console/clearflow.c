@@ -14,7 +14,7 @@ enum { PURPOSE_CLEAR = 1 };
 void con_clear_ask(con_app *app, con_clear *c, const char *title)
 {
     if (app->cfg->read_only) {
-        con_message(app, true, "READ-ONLY: clearing is disabled (--read-only); nothing was sent.");
+        con_message(app, true, "%s", _("READ-ONLY: clearing is disabled (--read-only); nothing was sent."));
         con_clear_free(c);
         return;
     }
@@ -41,7 +41,7 @@ void con_clear_confirmed(con_app *app)
     snprintf(label, sizeof label, "%s", j->clear.label);
     con_worker_post(app->worker, j);
     con_dialog_close(app);
-    con_message(app, false, "Clearing %s ...", label);
+    con_message(app, false, _("Clearing %s ..."), label);
 }
 
 static void report(con_app *app, con_job *j)
@@ -55,17 +55,18 @@ static void report(con_app *app, con_job *j)
         if (r->changed > 0) {
             char c[32];
             con_fmt_int(r->changed, c, sizeof c);
-            snprintf(extra, sizeof extra, "; %s changed meanwhile and were kept", c);
+            snprintf(extra, sizeof extra, _("; %s changed meanwhile and were kept"), c);
         }
-        con_message(app, false, "Cleared %s key%s: %s%s", n, r->deleted == 1 ? "" : "s", j->clear.label, extra);
+        con_message(app, false, ngettext("Cleared %s key: %s%s", "Cleared %s keys: %s%s", (unsigned long)r->deleted), n,
+                    j->clear.label, extra);
         break;
     }
     case AT_CLEAR_NOT_FOUND:
-        con_message(app, false, "Nothing deleted: %s no longer exists (or now points elsewhere).", j->clear.label);
+        con_message(app, false, _("Nothing deleted: %s no longer exists (or now points elsewhere)."), j->clear.label);
         break;
     case AT_CLEAR_REFUSED:
     case AT_CLEAR_FAILED:
-        con_message(app, true, "Clear failed: %s", j->err[0] ? j->err : "unknown error");
+        con_message(app, true, _("Clear failed: %s"), j->err[0] ? j->err : _("unknown error"));
         break;
     }
 }

@@ -4,6 +4,7 @@
  *   :clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID
  *   :user IDENT (narrow the table to that user, resolved in PostgreSQL)
  *   :search TEXT | :sort COLUMN [asc|desc] | :delay SECONDS | :theme NAME
+ *   :export [PATH] (the rows shown, like e)
  *   :help | :q */
 #include "con.h"
 
@@ -48,44 +49,44 @@ static void clear_command(con_app *app, int n, char **w, const char *orig)
     if (strcmp(what, "provider") == 0 && n == 3) {
         con_clear_init(&c, AT_CLEAR_PROVIDER);
         con_clear_arg(&c, w[2]);
-        snprintf(c.label, sizeof c.label, "all affinities of provider %s (%s)", provider_label(app, w[2]), w[2]);
-        con_clear_ask(app, &c, "Clear provider's affinities");
+        snprintf(c.label, sizeof c.label, _("all affinities of provider %s (%s)"), provider_label(app, w[2]), w[2]);
+        con_clear_ask(app, &c, _("Clear provider's affinities"));
     } else if (strcmp(what, "user") == 0 && n >= 3) {
         /* the identifier may hold spaces: everything after "user" */
         const char *ident = strstr(orig, "user") + 4;
         while (isspace((unsigned char)*ident)) ident++;
         con_clear_init(&c, AT_CLEAR_API_KEYS);
         c.resolve_user = strdup(ident);
-        snprintf(c.label, sizeof c.label, "all affinities of every API key of user %s", ident);
-        con_clear_ask(app, &c, "Clear user's affinities");
+        snprintf(c.label, sizeof c.label, _("all affinities of every API key of user %s"), ident);
+        con_clear_ask(app, &c, _("Clear user's affinities"));
     } else if (strcmp(what, "key") == 0 && n == 3) {
         con_clear_init(&c, AT_CLEAR_API_KEYS);
         con_clear_arg(&c, w[2]);
-        snprintf(c.label, sizeof c.label, "all affinities of API key %s", w[2]);
-        con_clear_ask(app, &c, "Clear API key's affinities");
+        snprintf(c.label, sizeof c.label, _("all affinities of API key %s"), w[2]);
+        con_clear_ask(app, &c, _("Clear API key's affinities"));
     } else if (strcmp(what, "all") == 0 && n == 2) {
         con_clear_init(&c, AT_CLEAR_ALL);
-        snprintf(c.label, sizeof c.label, "ALL cache affinities (every cache_affinity:* key)");
-        con_clear_ask(app, &c, "Clear ALL affinities");
+        snprintf(c.label, sizeof c.label, _("ALL cache affinities (every cache_affinity:* key)"));
+        con_clear_ask(app, &c, _("Clear ALL affinities"));
     } else if (strcmp(what, "mappings") == 0 && n == 2) {
         con_clear_init(&c, AT_CLEAR_MAPPINGS_ALL);
-        snprintf(c.label, sizeof c.label, "ALL model-mapping cache entries (model:* and global_model:*)");
-        con_clear_ask(app, &c, "Clear ALL mappings");
+        snprintf(c.label, sizeof c.label, _("ALL model-mapping cache entries (model:* and global_model:*)"));
+        con_clear_ask(app, &c, _("Clear ALL mappings"));
     } else if (strcmp(what, "mapping") == 0 && n == 3) {
         con_clear_init(&c, AT_CLEAR_MAPPING_NAME);
         con_clear_arg(&c, w[2]);
-        snprintf(c.label, sizeof c.label, "mapping name %s (global_model:resolve:%s and global_model:name:%s)",
+        snprintf(c.label, sizeof c.label, _("mapping name %s (global_model:resolve:%s and global_model:name:%s)"),
                  w[2], w[2], w[2]);
-        con_clear_ask(app, &c, "Clear mapping name");
+        con_clear_ask(app, &c, _("Clear mapping name"));
     } else if (strcmp(what, "provider-mapping") == 0 && n == 4) {
         con_clear_init(&c, AT_CLEAR_PROVIDER_MAPPING);
         con_clear_arg(&c, w[2]);
         con_clear_arg(&c, w[3]);
-        snprintf(c.label, sizeof c.label, "provider mapping %s / %s (and its hit counter)", w[2], w[3]);
-        con_clear_ask(app, &c, "Clear provider mapping");
+        snprintf(c.label, sizeof c.label, _("provider mapping %s / %s (and its hit counter)"), w[2], w[3]);
+        con_clear_ask(app, &c, _("Clear provider mapping"));
     } else {
-        con_message(app, true, "usage: :clear provider ID | user IDENT | key ID | all | mappings | "
-                               "mapping NAME | provider-mapping PROVIDER_ID GLOBAL_MODEL_ID");
+        con_message(app, true, "%s", _("usage: :clear provider ID | user IDENT | key ID | all | mappings | "
+                                     "mapping NAME | provider-mapping PROVIDER_ID GLOBAL_MODEL_ID"));
     }
 }
 
@@ -95,7 +96,7 @@ static void sort_command(con_app *app, int n, char **w)
     const char *const *names;
     int nc = con_aff_sort_columns(&cols, &names);
     if (n < 2) {
-        con_message(app, true, "usage: :sort COLUMN [asc|desc]");
+        con_message(app, true, _("usage: :sort COLUMN [asc|desc]"));
         return;
     }
     for (int i = 0; i < nc; i++) {
@@ -104,11 +105,11 @@ static void sort_command(con_app *app, int n, char **w)
             if (n > 2) desc = strcasecmp(w[2], "desc") == 0;
             con_aff_sort_set(app, (at_sort){cols[i], desc});
             con_show_tab(app, VIEW_AFFINITIES);
-            con_message(app, false, "Sorted by %s%s", names[i], desc ? " (descending)" : "");
+            con_message(app, false, _("Sorted by %s%s"), names[i], desc ? _(" (descending)") : "");
             return;
         }
     }
-    con_message(app, true, "unknown column \"%s\"", w[1]);
+    con_message(app, true, _("unknown column \"%s\""), w[1]);
 }
 
 void con_command_run(con_app *app, const char *text)
@@ -131,7 +132,7 @@ void con_command_run(con_app *app, const char *text)
         j->purpose = PURPOSE_USER;
         j->text = strdup(ident);
         con_worker_post(app->worker, j);
-        con_message(app, false, "Looking up user %s ...", ident);
+        con_message(app, false, _("Looking up user %s ..."), ident);
     } else if (strcmp(cmd, "search") == 0) {
         const char *t = strstr(text, "search") + 6;
         while (isspace((unsigned char)*t)) t++;
@@ -142,14 +143,20 @@ void con_command_run(con_app *app, const char *text)
     } else if (strcmp(cmd, "delay") == 0 && n == 2) {
         char *end;
         double d = strtod(words[1], &end);
-        if (*end || d < 0.2 || d > 3600) con_message(app, true, "delay must be between 0.2 and 3600 seconds");
+        if (*end || d < 0.2 || d > 3600) con_message(app, true, _("delay must be between 0.2 and 3600 seconds"));
         else con_set_interval(app, d);
     } else if (strcmp(cmd, "theme") == 0 && n == 2) {
         con_set_theme(app, words[1]);
+    } else if (strcmp(cmd, "export") == 0) {
+        const char *t = strstr(text, "export") + 6;
+        while (isspace((unsigned char)*t)) t++;
+        con_show_tab(app, VIEW_AFFINITIES);
+        if (*t) con_export_run(app, t);
+        else con_export_prompt(app);
     } else if (strcmp(cmd, "help") == 0) {
         con_push(app, VIEW_HELP);
     } else {
-        con_message(app, true, "unknown command \":%s\" (see ? for the list)", cmd);
+        con_message(app, true, _("unknown command \":%s\" (see ? for the list)"), cmd);
     }
     (void)rest;
 }
@@ -162,7 +169,7 @@ bool con_command_job_done(con_app *app, con_job *j)
     if (j->rc < 0) {
         /* PostgreSQL unavailable: the snapshot's own tables */
         if (!app->snap) {
-            con_message(app, true, "Cannot look up user %s: %s", j->text, j->err);
+            con_message(app, true, _("Cannot look up user %s: %s"), j->text, j->err);
             return true;
         }
         at_keyword_resolve_local(app->snap->snap, j->text, &kw);
@@ -172,8 +179,8 @@ bool con_command_job_done(con_app *app, con_job *j)
         memset(&j->kw, 0, sizeof j->kw);
     }
     if (kw.kind != AT_MATCH_USER && kw.kind != AT_MATCH_API_KEY) {
-        con_message(app, true, "No user or API key matches \"%s\"%s", j->text,
-                    local ? " (PostgreSQL unavailable: looked in the loaded data only)" : "");
+        con_message(app, true, _("No user or API key matches \"%s\"%s"), j->text,
+                    local ? _(" (PostgreSQL unavailable: looked in the loaded data only)") : "");
         at_keyword_free(&kw);
         return true;
     }
@@ -182,7 +189,7 @@ bool con_command_job_done(con_app *app, con_job *j)
     size_t nkeys = kw.n_key_ids;
     con_show_tab(app, VIEW_AFFINITIES);
     con_aff_set_keyword(app, &kw);
-    con_message(app, false, "Showing user %s (%zu API key%s)%s", uid, nkeys, nkeys == 1 ? "" : "s",
-                local ? " - PostgreSQL unavailable, resolved from loaded data" : "");
+    con_message(app, false, ngettext("Showing user %s (%zu API key)%s", "Showing user %s (%zu API keys)%s", nkeys), uid, nkeys,
+                local ? _(" - PostgreSQL unavailable, resolved from loaded data") : "");
     return true;
 }

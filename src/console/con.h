@@ -9,7 +9,10 @@
 #include <curses.h>
 
 #include "aethertop/config.h"
+#include "aethertop/i18n.h"
+#include "aethertop/insight.h"
 #include "aethertop/query.h"
+#include "aethertop/strmap.h"
 #include "keymap.h"
 #include "theme.h"
 #include "worker.h"
@@ -32,11 +35,11 @@ struct con_view {
     void *state;
 };
 
-/* The five tabs (1-5), then the views opened on top of them. */
-enum { VIEW_AFFINITIES, VIEW_GROUPS, VIEW_MAPPINGS, VIEW_STATS, VIEW_CONFIG, VIEW__TABS,
+/* The seven tabs (1-7), then the views opened on top of them. */
+enum { VIEW_AFFINITIES, VIEW_GROUPS, VIEW_MAPPINGS, VIEW_STATS, VIEW_CONFIG, VIEW_HITS, VIEW_TTL, VIEW__TABS,
        VIEW_DETAIL = VIEW__TABS, VIEW_HELP, VIEW__COUNT };
 
-typedef enum { MODE_NORMAL, MODE_SEARCH, MODE_COMMAND, MODE_DIALOG } con_mode;
+typedef enum { MODE_NORMAL, MODE_SEARCH, MODE_COMMAND, MODE_DIALOG, MODE_EXPORT } con_mode;
 
 /* A one-line text editor (search, command line, typed confirmation). */
 typedef struct { char buf[512]; size_t len; } con_line;
@@ -90,6 +93,18 @@ struct con_app {
     char mappings_err[768];
     double mappings_mono;     /* when they were built */
     bool mappings_pending;
+
+    /* prompt-cache effectiveness from the usage table (worker jobs) */
+    at_hits_report *hits5, *hits60;   /* last 5 min (Hits view open), last hour */
+    char hits_err[768];
+    double hits_mono;
+    at_strmap hit_users;      /* user id -> index into hits60->by_user */
+    at_ttl_advice *ttl;
+    char ttl_err[768];
+    double ttl_mono;
+    bool ttl_pending;
+
+    const char *config_path;  /* the config file read, or NULL */
 
     bool dirty, quit;
 };
@@ -171,6 +186,25 @@ void con_stats_pane_draw(con_app *app, int y, int h);
 
 /* view_mappings.c */
 void con_mappings_received(con_app *app, con_job *j);
+
+/* view_hits.c / view_ttl.c: the usage-table views and their job answers */
+con_view *con_view_hits_new(void);
+con_view *con_view_ttl_new(void);
+void con_hits_received(con_app *app, con_job *j);
+void con_ttl_received(con_app *app, con_job *j);
+void con_insight_free(con_app *app);
+/* A user's token hit rate over the last hour: 1 and *row when the usage
+ * table has requests of theirs, 0 when none (no cache reads either), -1
+ * when unknown (no report yet or none renewed for 3 periods: PostgreSQL
+ * down; no user id). */
+int con_user_hits(con_app *app, const char *user_id, const at_hits_row **row);
+void con_fmt_hit_rate(double rate, char *out, size_t outlen);
+
+/* view_affinities.c: export (e) and the column set */
+void con_export_prompt(con_app *app);
+void con_export_run(con_app *app, const char *path);
+bool con_export_job_done(con_app *app, con_job *j);
+int con_aff_set_columns(con_app *app, const char *spec, char *err, size_t errlen);
 
 /* Shared labels for a row (never NULL; data, so always drawn with con_put). */
 const char *con_row_user(const at_snapshot *s, const at_affinity *a);

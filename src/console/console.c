@@ -6,6 +6,7 @@
  * one doupdate, so ncurses sends only what changed. */
 #include "con.h"
 
+#include "aethertop/cells.h"
 #include "aethertop/console.h"
 
 #include <errno.h>
@@ -99,7 +100,7 @@ void con_set_interval(con_app *app, double seconds)
     if (seconds > 3600) seconds = 3600;
     app->interval = seconds;
     con_worker_set_interval(app->worker, seconds);
-    con_message(app, false, "Refreshing every %g s", seconds);
+    con_message(app, false, _("Refreshing every %g s"), seconds);
 }
 
 int con_set_theme(con_app *app, const char *name)
@@ -107,12 +108,12 @@ int con_set_theme(con_app *app, const char *name)
     con_theme t;
     char err[600];
     if (con_theme_load(name, &t, err, sizeof err) < 0) {
-        con_message(app, true, "theme error: %s", err);
+        con_message(app, true, _("theme error: %s"), err);
         return -1;
     }
     app->theme = t;
     con_theme_apply(&app->theme);
-    con_message(app, false, "Theme %s", app->theme.name);
+    con_message(app, false, _("Theme %s"), app->theme.name);
     return 0;
 }
 
@@ -142,6 +143,8 @@ static void global_request(con_app *app, con_request req)
     case REQ_VIEW_3: con_show_tab(app, VIEW_MAPPINGS); break;
     case REQ_VIEW_4: con_show_tab(app, VIEW_STATS); break;
     case REQ_VIEW_5: con_show_tab(app, VIEW_CONFIG); break;
+    case REQ_VIEW_6: con_show_tab(app, VIEW_HITS); break;
+    case REQ_VIEW_7: con_show_tab(app, VIEW_TTL); break;
     case REQ_HELP: con_push(app, VIEW_HELP); break;
     case REQ_BACK: con_pop(app); break;
     case REQ_TOGGLE_STATS:
@@ -166,13 +169,13 @@ static void global_request(con_app *app, con_request req)
         break;
     case REQ_REFRESH:
         con_worker_refresh_now(app->worker);
-        con_message(app, false, "Refreshing...");
+        con_message(app, false, "%s", _("Refreshing..."));
         break;
     case REQ_PAUSE:
         app->paused = !app->paused;
         con_worker_set_paused(app->worker, app->paused);
-        con_message(app, false, app->paused ? "Paused: the data stays as it is (z resumes, r refreshes once)."
-                                            : "Resumed.");
+        con_message(app, false, "%s", app->paused ? _("Paused: the data stays as it is (z resumes, r refreshes once).")
+                                                  : _("Resumed."));
         break;
     case REQ_SLOWER: con_set_interval(app, step_interval(app->interval, +1)); break;
     case REQ_FASTER: con_set_interval(app, step_interval(app->interval, -1)); break;
@@ -180,12 +183,13 @@ static void global_request(con_app *app, con_request req)
     case REQ_CLEAR_ALL: {
         con_clear c;
         con_clear_init(&c, AT_CLEAR_ALL);
-        snprintf(c.label, sizeof c.label, "ALL cache affinities (every cache_affinity:* key)");
-        con_clear_ask(app, &c, "Clear ALL affinities");
+        snprintf(c.label, sizeof c.label, "%s", _("ALL cache affinities (every cache_affinity:* key)"));
+        con_clear_ask(app, &c, _("Clear ALL affinities"));
         break;
     }
     case REQ_CLEAR_ONE: case REQ_CLEAR_USER: case REQ_CLEAR_KEY: case REQ_CLEAR_PROVIDER: case REQ_COPY:
-        con_message(app, true, "Not available in this view (go to 1 Affinities).");
+    case REQ_EXPORT:
+        con_message(app, true, "%s", _("Not available in this view (go to 1 Affinities)."));
         break;
     default:
         break;
@@ -209,7 +213,7 @@ static void prompt_key(con_app *app, bool code, int key)
         case LINE_CHANGED: con_aff_search(app, app->line.buf); break;
         case LINE_ACCEPT:
             app->mode = MODE_NORMAL;
-            if (app->line.len) con_message(app, false, "Filter kept: \"%s\" (Esc clears it).", app->line.buf);
+            if (app->line.len) con_message(app, false, _("Filter kept: \"%s\" (Esc clears it)."), app->line.buf);
             break;
         case LINE_CANCEL:
             app->mode = MODE_NORMAL;
@@ -220,6 +224,16 @@ static void prompt_key(con_app *app, bool code, int key)
             dispatch(app, con_keymap_lookup(KM_VIEW, key, code));
             break;
         case LINE_NONE: break;
+        }
+    } else if (app->mode == MODE_EXPORT) {
+        if (r == LINE_ACCEPT) {
+            app->mode = MODE_NORMAL;
+            char path[512];
+            snprintf(path, sizeof path, "%s", app->line.buf);
+            con_export_run(app, path);
+        } else if (r == LINE_CANCEL) {
+            app->mode = MODE_NORMAL;
+            con_message(app, false, "%s", _("Export cancelled."));
         }
     } else {
         if (r == LINE_ACCEPT) {
@@ -260,6 +274,7 @@ static void handle_key(con_app *app, int rc, wint_t wch)
     switch (app->mode) {
     case MODE_SEARCH:
     case MODE_COMMAND:
+    case MODE_EXPORT:
         prompt_key(app, code, key);
         return;
     case MODE_DIALOG:
@@ -292,6 +307,9 @@ static void drain_worker(con_app *app)
     for (con_job *j = con_worker_take_done(app->worker), *next; j; j = next) {
         next = j->next;
         if (j->kind == CON_JOB_MAPPINGS) con_mappings_received(app, j);
+        else if (j->kind == CON_JOB_HITS) con_hits_received(app, j);
+        else if (j->kind == CON_JOB_TTL) con_ttl_received(app, j);
+        else if (j->kind == CON_JOB_EXPORT) con_export_job_done(app, j);
         else if (!con_clear_job_done(app, j)) con_command_job_done(app, j);
         con_job_free(j);
         app->dirty = true;
@@ -303,11 +321,11 @@ static void drain_worker(con_app *app)
 static void draw_too_small(con_app *app)
 {
     char a[128], b[64];
-    snprintf(a, sizeof a, "terminal too small: %dx%d", app->cols, app->rows);
-    snprintf(b, sizeof b, "need at least %dx%d (q quits)", CON_MIN_COLS, CON_MIN_ROWS);
+    snprintf(a, sizeof a, _("terminal too small: %dx%d"), app->cols, app->rows);
+    snprintf(b, sizeof b, _("need at least %dx%d (q quits)"), CON_MIN_COLS, CON_MIN_ROWS);
     int y = app->rows / 2 - 1;
     if (y < 0) y = 0;
-    int xa = (app->cols - (int)strlen(a)) / 2, xb = (app->cols - (int)strlen(b)) / 2;
+    int xa = (app->cols - at_cells_width(a)) / 2, xb = (app->cols - at_cells_width(b)) / 2;
     con_text(y, xa < 0 ? 0 : xa, app->cols, a, TH_STATUS_ERROR);
     if (y + 1 < app->rows) con_text(y + 1, xb < 0 ? 0 : xb, app->cols, b, TH_NORMAL);
 }
@@ -357,7 +375,7 @@ static void install_signals(void)
 
 int at_console_run(const at_config *cfg, const at_console_opts *opts)
 {
-    setlocale(LC_ALL, "");
+    /* the locale is set up by main (at_i18n_init) */
     con_app *app = calloc(1, sizeof *app);
     if (!app) return 1;
     app->cfg = cfg;
@@ -366,28 +384,36 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
     app->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     con_set_utf8(app->utf8);
 
-    /* the theme: --theme, else monochrome under NO_COLOR, else default */
+    /* the theme: --theme, else monochrome under NO_COLOR, else the config
+       file's, else default */
     char theme_err[600] = "";
     const char *theme = opts && opts->theme && *opts->theme ? opts->theme : NULL;
     const char *no_color = getenv("NO_COLOR");
-    if (!theme) theme = no_color && *no_color ? "monochrome" : "default";
+    if (!theme && no_color && *no_color) theme = "monochrome";
+    if (!theme && opts && opts->config_theme && *opts->config_theme) theme = opts->config_theme;
+    if (!theme) theme = "default";
+    app->config_path = opts ? opts->config_path : NULL;
+    at_strmap_init(&app->hit_users);
     if (con_theme_load(theme, &app->theme, theme_err, sizeof theme_err) < 0) con_theme_builtin(&app->theme);
 
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "aethertop: the console needs a terminal (use a command such as `aethertop list` for scripts)\n");
+        fprintf(stderr, "%s\n", _("aethertop: the console needs a terminal (use a command such as `aethertop list` for scripts)"));
+        at_strmap_free(&app->hit_users);
         free(app);
         return 2;
     }
     if (setup_pipe(app->wake) < 0) {
         fprintf(stderr, "aethertop: pipe: %s\n", strerror(errno));
+        at_strmap_free(&app->hit_users);
         free(app);
         return 1;
     }
     SCREEN *scr = newterm(NULL, stdout, stdin);
     if (!scr) {
-        fprintf(stderr, "aethertop: cannot use terminal type \"%s\"\n", getenv("TERM") ? getenv("TERM") : "(unset)");
+        fprintf(stderr, _("aethertop: cannot use terminal type \"%s\"\n"), getenv("TERM") ? getenv("TERM") : "(unset)");
         close(app->wake[0]);
         close(app->wake[1]);
+        at_strmap_free(&app->hit_users);
         free(app);
         return 2;
     }
@@ -419,6 +445,8 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
     app->views[VIEW_MAPPINGS] = con_view_mappings_new();
     app->views[VIEW_STATS] = con_view_stats_new();
     app->views[VIEW_CONFIG] = con_view_config_new();
+    app->views[VIEW_HITS] = con_view_hits_new();
+    app->views[VIEW_TTL] = con_view_ttl_new();
     app->views[VIEW_DETAIL] = con_view_detail_new();
     app->views[VIEW_HELP] = con_view_help_new();
     app->stack[0] = VIEW_AFFINITIES;
@@ -427,9 +455,14 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
     app->now = clock_s(CLOCK_REALTIME);
     on_resize(app);
     app->stats_pane = app->rows >= 34;
-    if (theme_err[0]) con_message(app, true, "theme error: %s; using the default theme", theme_err);
+    if (theme_err[0]) con_message(app, true, _("theme error: %s; using the default theme"), theme_err);
 
     app->worker = con_worker_start(cfg, app->interval, app->wake[1]);
+    if (opts && opts->columns) {
+        char cerr[512];
+        if (con_aff_set_columns(app, opts->columns, cerr, sizeof cerr) < 0)
+            con_message(app, true, _("columns: %s; using the default columns"), cerr);
+    }
     int status = 0;
     if (!app->worker) {
         app->quit = true;
@@ -479,7 +512,7 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
        command in flight (bounded by the timeout) */
     endwin();
     if (app->worker) con_worker_stop(app->worker);
-    else fprintf(stderr, "aethertop: cannot start the refresh thread\n");
+    else fprintf(stderr, "%s\n", _("aethertop: cannot start the refresh thread"));
     delscreen(scr);
     for (int i = 0; i < VIEW__COUNT; i++)
         if (app->views[i] && app->views[i]->destroy) app->views[i]->destroy(app->views[i]);
@@ -489,6 +522,8 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
         at_mapping_stats_free(app->mappings);
         free(app->mappings);
     }
+    con_insight_free(app);
+    at_strmap_free(&app->hit_users);
     close(app->wake[0]);
     close(app->wake[1]);
     free(app);

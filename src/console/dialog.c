@@ -24,7 +24,7 @@ void con_sort_menu_open(con_app *app)
     at_sort cur = con_aff_sort_get(app);
     memset(&app->dlg, 0, sizeof app->dlg);
     app->dlg.kind = DLG_SORT;
-    snprintf(app->dlg.title, sizeof app->dlg.title, "Sort by");
+    snprintf(app->dlg.title, sizeof app->dlg.title, _("Sort by"));
     for (int i = 0; i < n; i++)
         if (cols[i] == cur.col) app->dlg.cursor = i;
     app->mode = MODE_DIALOG;
@@ -42,14 +42,14 @@ static void draw_sort(con_app *app)
     int w = 36, h = n + 4;
     int y = (app->rows - h) / 2, x = (app->cols - w) / 2;
     con_box(y, x, h, w, TH_DIALOG);
-    con_text(y, x + 2, w - 4, " Sort by ", TH_DIALOG_TITLE);
+    con_text(y, x + 2, w - 4, _(" Sort by "), TH_DIALOG_TITLE);
     for (int i = 0; i < n; i++) {
         char line[80];
-        snprintf(line, sizeof line, " %s %s", names[i],
+        snprintf(line, sizeof line, " %s %s", _(names[i]),
                  cols[i] == cur.col ? (cur.descending ? con_sym(app, "\xe2\x96\xbc", "v") : con_sym(app, "\xe2\x96\xb2", "^")) : "");
         con_put(y + 1 + i, x + 1, w - 2, line, i == app->dlg.cursor ? TH_DIALOG_FOCUS : TH_DIALOG, false);
     }
-    con_put(y + h - 2, x + 1, w - 2, " Enter: sort  I: invert  Esc: cancel", TH_DIALOG, false);
+    con_put(y + h - 2, x + 1, w - 2, _(" Enter: sort  I: invert  Esc: cancel"), TH_DIALOG, false);
 }
 
 static void draw_confirm(con_app *app)
@@ -64,15 +64,16 @@ static void draw_confirm(con_app *app)
 
     char head[1024];
     if (d->count_job) {
-        snprintf(head, sizeof head, "Counting the keys that would be deleted...");
+        snprintf(head, sizeof head, _("Counting the keys that would be deleted..."));
         be[nb] = TH_DIALOG;
     } else if (!d->count_ok) {
-        snprintf(head, sizeof head, "Cannot count the keys: %s", d->count_err);
+        snprintf(head, sizeof head, _("Cannot count the keys: %s"), d->count_err);
         be[nb] = TH_DIALOG_DANGER;
     } else {
         char c[32];
         con_fmt_int(d->count, c, sizeof c);
-        snprintf(head, sizeof head, "Delete %s key%s from Redis %s:", c, d->count == 1 ? "" : "s", app->st.redis_target);
+        snprintf(head, sizeof head, ngettext("Delete %s key from Redis %s:", "Delete %s keys from Redis %s:", (unsigned long)d->count),
+                 c, app->st.redis_target);
         be[nb] = TH_DIALOG_DANGER;
     }
     char tmp[4][512];
@@ -83,9 +84,9 @@ static void draw_confirm(con_app *app)
     if (d->kind == DLG_TYPE_ALL) {
         be[nb] = TH_DIALOG; snprintf(body[nb++], 512, " ");
         be[nb] = TH_DIALOG_DANGER;
-        snprintf(body[nb++], 512, "Second confirmation: type  all  and press Enter.");
+        snprintf(body[nb++], 512, _("Second confirmation: type  all  and press Enter."));
     } else if (d->count_ok && !d->count_job && d->count == 0) {
-        be[nb] = TH_DIALOG; snprintf(body[nb++], 512, "Nothing matches right now.");
+        be[nb] = TH_DIALOG; snprintf(body[nb++], 512, _("Nothing matches right now."));
     }
 
     int h = nb + 6;
@@ -99,18 +100,18 @@ static void draw_confirm(con_app *app)
     int by = y + h - 2;
     if (d->kind == DLG_TYPE_ALL) {
         int bx = x + 2;
-        bx += con_text(by, bx, inner, "Confirm: ", TH_DIALOG);
+        bx += con_text(by, bx, inner, _("Confirm: "), TH_DIALOG);
         con_put(by, bx, 12, d->input.buf, TH_DIALOG_FOCUS, false);
-        con_text(by, bx + 14, inner - (bx + 14 - x - 2), "Esc cancels", TH_DIALOG);
+        con_text(by, bx + 14, inner - (bx + 14 - x - 2), _("Esc cancels"), TH_DIALOG);
         return;
     }
     /* No has the focus: Enter alone answers No */
     int bx = x + 2;
     bx += con_text(by, bx, inner, "[ No ]", TH_DIALOG_FOCUS);
     bx += 3;
-    const char *yes = d->count_job ? "y: Yes (after counting)" : d->count_ok ? "y: Yes, delete" : "";
+    const char *yes = d->count_job ? _("y: Yes (after counting)") : d->count_ok ? _("y: Yes, delete") : "";
     bx += con_text(by, bx, inner - (bx - x - 2), yes, TH_DIALOG);
-    con_text(by, bx + 3, inner - (bx + 3 - x - 2), "Enter/n/Esc: No", TH_DIALOG);
+    con_text(by, bx + 3, inner - (bx + 3 - x - 2), _("Enter/n/Esc: No"), TH_DIALOG);
 }
 
 void con_dialog_draw(con_app *app)
@@ -148,7 +149,7 @@ static void sort_key(con_app *app, bool code, int key)
         const char *name = names[app->dlg.cursor];
         con_aff_sort_set(app, s);
         con_dialog_close(app);
-        con_message(app, false, "Sorted by %s%s", name, s.descending ? " (descending)" : "");
+        con_message(app, false, _("Sorted by %s%s"), _(name), s.descending ? _(" (descending)") : "");
         break;
     }
     case REQ_BACK: case REQ_QUIT: case REQ_SORT_MENU:
@@ -172,13 +173,13 @@ void con_dialog_key(con_app *app, bool code, int key)
         con_line_result r = con_line_key(&d->input, code, key);
         if (r == LINE_CANCEL) {
             con_dialog_close(app);
-            con_message(app, false, "Cancelled: nothing was deleted.");
+            con_message(app, false, _("Cancelled: nothing was deleted."));
         } else if (r == LINE_ACCEPT) {
             if (strcmp(d->input.buf, "all") == 0) {
                 con_clear_confirmed(app);
             } else {
                 con_dialog_close(app);
-                con_message(app, false, "Not confirmed (you must type \"all\"): nothing was deleted.");
+                con_message(app, false, "%s", _("Not confirmed (you must type \"all\"): nothing was deleted."));
             }
         }
         return;
@@ -186,12 +187,12 @@ void con_dialog_key(con_app *app, bool code, int key)
     con_request req = con_keymap_lookup(KM_DIALOG, key, code);
     if (req == REQ_CANCEL) {
         con_dialog_close(app);
-        con_message(app, false, "Cancelled: nothing was deleted.");
+        con_message(app, false, _("Cancelled: nothing was deleted."));
     } else if (req == REQ_CONFIRM) {
         if (d->count_job) {
-            con_message(app, false, "Still counting the keys; press y again when the count is shown.");
+            con_message(app, false, _("Still counting the keys; press y again when the count is shown."));
         } else if (!d->count_ok) {
-            con_message(app, true, "Cannot confirm: the keys could not be counted.");
+            con_message(app, true, _("Cannot confirm: the keys could not be counted."));
         } else if (d->clear.kind == AT_CLEAR_ALL || d->clear.kind == AT_CLEAR_MAPPINGS_ALL) {
             d->kind = DLG_TYPE_ALL;
             memset(&d->input, 0, sizeof d->input);

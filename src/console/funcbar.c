@@ -4,6 +4,8 @@
  * ten keys fit in 80 columns. */
 #include "con.h"
 
+#include "aethertop/cells.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +20,7 @@ void con_funcbar_draw(con_app *app, int y)
         int f = con_keymap_fkey_of(reqs[i].req);
         if (!f) continue;
         slots[ns].fkey = f;
-        slots[ns].label = reqs[i].fkey_label;
+        slots[ns].label = _(reqs[i].fkey_label);
         ns++;
     }
     /* in F-key order */
@@ -39,7 +41,7 @@ void con_funcbar_draw(con_app *app, int y)
         if (x + kw + 1 > app->cols) break;
         con_put(y, x, kw, key, TH_FUNCBAR_KEY, false);
         x += kw;
-        int lw = i == ns - 1 ? (int)strlen(slots[i].label) : 6;
+        int lw = i == ns - 1 ? at_cells_width(slots[i].label) : 6;
         if (x + lw > app->cols) lw = app->cols - x;
         con_put(y, x, lw, slots[i].label, TH_FUNCBAR_LABEL, false);
         x += lw;

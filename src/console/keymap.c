@@ -3,6 +3,8 @@
  * function-key bar all read these, so a key shown is a key that works. */
 #include "keymap.h"
 
+#include "aethertop/i18n.h"
+
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +40,8 @@ static const con_binding bindings[] = {
     CH('3', "3", REQ_VIEW_3),
     CH('4', "4", REQ_VIEW_4),
     CH('5', "5", REQ_VIEW_5),
+    CH('6', "6", REQ_VIEW_6),
+    CH('7', "7", REQ_VIEW_7),
     CH('\n', "Enter", REQ_ENTER),
     CH('\r', "Enter", REQ_ENTER),
     CODE(KEY_ENTER, "Enter", REQ_ENTER),
@@ -59,6 +63,7 @@ static const con_binding bindings[] = {
     CH(',', ",", REQ_SORT_PREV),
     CH('I', "I", REQ_SORT_INVERT),
     CH('y', "y", REQ_COPY),
+    CH('e', "e", REQ_EXPORT),
     CODE(KEY_F(8), "F8", REQ_COPY),
 
     CH('r', "r", REQ_REFRESH),
@@ -96,51 +101,54 @@ static const con_binding bindings[] = {
 };
 
 static const con_request_info requests[] = {
-    {REQ_UP, "Moving", "move the selection up", NULL},
-    {REQ_DOWN, "Moving", "move the selection down", NULL},
-    {REQ_PAGE_UP, "Moving", "one page up", NULL},
-    {REQ_PAGE_DOWN, "Moving", "one page down", NULL},
-    {REQ_HOME, "Moving", "first row", NULL},
-    {REQ_END, "Moving", "last row", NULL},
-    {REQ_LEFT, "Moving", "columns left (Affinities), previous list (Mappings) / grouping (Groups)", NULL},
-    {REQ_RIGHT, "Moving", "columns right (Affinities), next list (Mappings) / grouping (Groups)", NULL},
+    {REQ_UP, N_("Moving"), N_("move the selection up"), NULL},
+    {REQ_DOWN, N_("Moving"), N_("move the selection down"), NULL},
+    {REQ_PAGE_UP, N_("Moving"), N_("one page up"), NULL},
+    {REQ_PAGE_DOWN, N_("Moving"), N_("one page down"), NULL},
+    {REQ_HOME, N_("Moving"), N_("first row"), NULL},
+    {REQ_END, N_("Moving"), N_("last row"), NULL},
+    {REQ_LEFT, N_("Moving"), N_("columns left (Affinities), previous list (Mappings) / grouping (Groups)"), NULL},
+    {REQ_RIGHT, N_("Moving"), N_("columns right (Affinities), next list (Mappings) / grouping (Groups)"), NULL},
 
-    {REQ_NEXT_VIEW, "Views", "next view", NULL},
-    {REQ_PREV_VIEW, "Views", "previous view", NULL},
-    {REQ_VIEW_1, "Views", "Affinities", NULL},
-    {REQ_VIEW_2, "Views", "Groups (by user, provider, model)", NULL},
-    {REQ_VIEW_3, "Views", "Mappings (model-mapping cache)", NULL},
-    {REQ_VIEW_4, "Views", "Stats", NULL},
-    {REQ_VIEW_5, "Views", "Config", NULL},
-    {REQ_ENTER, "Views", "details of the row / narrow the table to the group", NULL},
-    {REQ_BACK, "Views", "close the detail or help / clear the search and narrowing", NULL},
-    {REQ_HELP, "Views", "this help", "Help"},
-    {REQ_TOGGLE_STATS, "Views", "show or hide the stats pane above the table", "Stats"},
+    {REQ_NEXT_VIEW, N_("Views"), N_("next view"), NULL},
+    {REQ_PREV_VIEW, N_("Views"), N_("previous view"), NULL},
+    {REQ_VIEW_1, N_("Views"), N_("Affinities"), NULL},
+    {REQ_VIEW_2, N_("Views"), N_("Groups (by user, provider, model)"), NULL},
+    {REQ_VIEW_3, N_("Views"), N_("Mappings (model-mapping cache)"), NULL},
+    {REQ_VIEW_4, N_("Views"), N_("Stats"), NULL},
+    {REQ_VIEW_5, N_("Views"), N_("Config"), NULL},
+    {REQ_VIEW_6, N_("Views"), N_("Hits: prompt-cache effectiveness (usage table, 5 min and 1 h)"), NULL},
+    {REQ_VIEW_7, N_("Views"), N_("TTL advice per user (usage table, last 24 h)"), NULL},
+    {REQ_ENTER, N_("Views"), N_("details of the row / narrow the table to the group"), NULL},
+    {REQ_BACK, N_("Views"), N_("close the detail or help / clear the search and narrowing"), NULL},
+    {REQ_HELP, N_("Views"), N_("this help"), N_("Help")},
+    {REQ_TOGGLE_STATS, N_("Views"), N_("show or hide the stats pane above the table"), N_("Stats")},
 
-    {REQ_SEARCH, "Table", "search (API key id, user, else substring); Enter keeps, Esc clears", "Search"},
-    {REQ_SORT_MENU, "Table", "choose the sort column", "SortBy"},
-    {REQ_SORT_NEXT, "Table", "sort by the next column", NULL},
-    {REQ_SORT_PREV, "Table", "sort by the previous column", NULL},
-    {REQ_SORT_INVERT, "Table", "invert the sort order", NULL},
-    {REQ_COPY, "Table", "copy the row's ids to the clipboard (OSC 52)", "Copy"},
+    {REQ_SEARCH, N_("Table"), N_("search (API key id, user, else substring); Enter keeps, Esc clears"), N_("Search")},
+    {REQ_SORT_MENU, N_("Table"), N_("choose the sort column"), N_("SortBy")},
+    {REQ_SORT_NEXT, N_("Table"), N_("sort by the next column"), NULL},
+    {REQ_SORT_PREV, N_("Table"), N_("sort by the previous column"), NULL},
+    {REQ_SORT_INVERT, N_("Table"), N_("invert the sort order"), NULL},
+    {REQ_COPY, N_("Table"), N_("copy the row's ids to the clipboard (OSC 52)"), N_("Copy")},
+    {REQ_EXPORT, N_("Table"), N_("export the rows shown (search, narrowing and sort applied; every page) to CSV or JSON"), NULL},
 
-    {REQ_REFRESH, "Refresh", "refresh now", "Reload"},
-    {REQ_PAUSE, "Refresh", "pause / resume refreshing (PAUSED)", "Pause"},
-    {REQ_SLOWER, "Refresh", "refresh less often (longer interval)", NULL},
-    {REQ_FASTER, "Refresh", "refresh more often (shorter interval)", NULL},
+    {REQ_REFRESH, N_("Refresh"), N_("refresh now"), N_("Reload")},
+    {REQ_PAUSE, N_("Refresh"), N_("pause / resume refreshing (PAUSED)"), N_("Pause")},
+    {REQ_SLOWER, N_("Refresh"), N_("refresh less often (longer interval)"), NULL},
+    {REQ_FASTER, N_("Refresh"), N_("refresh more often (shorter interval)"), NULL},
 
-    {REQ_CLEAR_ONE, "Clear (asks first)", "clear the selected affinity / mapping entry", "Clear"},
-    {REQ_CLEAR_USER, "Clear (asks first)", "clear all affinities of the selected row's user", NULL},
-    {REQ_CLEAR_KEY, "Clear (asks first)", "clear all affinities of the selected row's API key", NULL},
-    {REQ_CLEAR_PROVIDER, "Clear (asks first)", "clear all affinities of the selected row's provider", NULL},
-    {REQ_CLEAR_ALL, "Clear (asks first)", "clear ALL affinities (Mappings: all mappings); type `all` to confirm", NULL},
+    {REQ_CLEAR_ONE, N_("Clear (asks first)"), N_("clear the selected affinity / mapping entry"), N_("Clear")},
+    {REQ_CLEAR_USER, N_("Clear (asks first)"), N_("clear all affinities of the selected row's user"), NULL},
+    {REQ_CLEAR_KEY, N_("Clear (asks first)"), N_("clear all affinities of the selected row's API key"), NULL},
+    {REQ_CLEAR_PROVIDER, N_("Clear (asks first)"), N_("clear all affinities of the selected row's provider"), NULL},
+    {REQ_CLEAR_ALL, N_("Clear (asks first)"), N_("clear ALL affinities (Mappings: all mappings); type `all` to confirm"), NULL},
 
-    {REQ_COMMAND, "Other", "command line  :clear provider ID  :user ID  :theme NAME  :q", "Cmd"},
-    {REQ_REDRAW, "Other", "redraw the screen", NULL},
-    {REQ_QUIT, "Other", "quit", "Quit"},
+    {REQ_COMMAND, N_("Other"), N_("command line  :clear provider ID  :user ID  :theme NAME  :q"), N_("Cmd")},
+    {REQ_REDRAW, N_("Other"), N_("redraw the screen"), NULL},
+    {REQ_QUIT, N_("Other"), N_("quit"), N_("Quit")},
 
-    {REQ_CONFIRM, "In a confirmation", "yes, do it", NULL},
-    {REQ_CANCEL, "In a confirmation", "no (the default: Enter alone cancels)", NULL},
+    {REQ_CONFIRM, N_("In a confirmation"), N_("yes, do it"), NULL},
+    {REQ_CANCEL, N_("In a confirmation"), N_("no (the default: Enter alone cancels)"), NULL},
 };
 
 #define N_BINDINGS ((int)(sizeof bindings / sizeof bindings[0]))

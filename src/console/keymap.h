@@ -12,9 +12,10 @@ typedef enum {
     REQ_UP, REQ_DOWN, REQ_PAGE_UP, REQ_PAGE_DOWN, REQ_HOME, REQ_END, REQ_LEFT, REQ_RIGHT,
     /* views */
     REQ_NEXT_VIEW, REQ_PREV_VIEW, REQ_VIEW_1, REQ_VIEW_2, REQ_VIEW_3, REQ_VIEW_4, REQ_VIEW_5,
+    REQ_VIEW_6, REQ_VIEW_7,
     REQ_ENTER, REQ_BACK, REQ_HELP, REQ_TOGGLE_STATS,
     /* the table */
-    REQ_SEARCH, REQ_SORT_MENU, REQ_SORT_NEXT, REQ_SORT_PREV, REQ_SORT_INVERT, REQ_COPY,
+    REQ_SEARCH, REQ_SORT_MENU, REQ_SORT_NEXT, REQ_SORT_PREV, REQ_SORT_INVERT, REQ_COPY, REQ_EXPORT,
     /* refreshing */
     REQ_REFRESH, REQ_PAUSE, REQ_SLOWER, REQ_FASTER,
     /* clears */
@@ -39,9 +40,9 @@ typedef struct {
 
 typedef struct {
     con_request req;
-    const char *section;     /* help heading */
-    const char *help;        /* one line */
-    const char *fkey_label;  /* function-key bar label (<= 6 cells) or NULL */
+    const char *section;     /* help heading (untranslated: show with _()) */
+    const char *help;        /* one line (untranslated: show with _()) */
+    const char *fkey_label;  /* function-key bar label (<= 6 cells) or NULL (untranslated) */
 } con_request_info;
 
 /* The request bound to `key` in ctx, or REQ_NONE. is_fkey: key is KEY_CODE_YES. */

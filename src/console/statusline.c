@@ -12,12 +12,13 @@ void con_statusline_draw(con_app *app, int y)
 {
     int cols = app->cols;
     con_fill(y, 0, cols, TH_STATUS);
-    if (app->mode == MODE_SEARCH || app->mode == MODE_COMMAND) {
-        const char *prompt = app->mode == MODE_SEARCH ? "Search: " : ":";
+    if (app->mode == MODE_SEARCH || app->mode == MODE_COMMAND || app->mode == MODE_EXPORT) {
+        const char *prompt = app->mode == MODE_SEARCH ? _("Search: ") : app->mode == MODE_EXPORT ? _("Export to: ") : ":";
         int x = con_text(y, 0, cols, prompt, TH_PROMPT);
-        const char *hint = app->mode == MODE_SEARCH ? "  (Enter keeps the filter, Esc clears it)"
-                                                    : "  (Enter runs, Esc cancels)";
-        int hw = (int)strlen(hint);
+        const char *hint = app->mode == MODE_SEARCH   ? _("  (Enter keeps the filter, Esc clears it)")
+                           : app->mode == MODE_EXPORT ? _("  (Enter writes CSV, or JSON for a .json name; Esc cancels)")
+                                                      : _("  (Enter runs, Esc cancels)");
+        int hw = at_cells_width(hint);
         int room = cols - x - 1 - (cols - x > hw + 20 ? hw : 0);
         /* show the end of a long input */
         const char *text = app->line.buf;
@@ -34,5 +35,5 @@ void con_statusline_draw(con_app *app, int y)
         con_put(y, 0, cols, app->msg, app->msg_error ? TH_STATUS_ERROR : TH_STATUS, false);
         return;
     }
-    con_text(y, 0, cols, "Press ? for help, / to search, : for commands, 1-5 or Tab to switch views", TH_POSITION);
+    con_text(y, 0, cols, _("Press ? for help, / to search, : for commands, 1-7 or Tab to switch views"), TH_POSITION);
 }

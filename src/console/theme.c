@@ -43,6 +43,7 @@ static const char *const element_names[TH__COUNT] = {
     [TH_VALUE] = "value",
     [TH_SPARK] = "spark",
     [TH_BAR] = "bar",
+    [TH_ROW_NOCACHE] = "row.nocache",
 };
 
 const char *con_element_name(con_element e)
@@ -81,7 +82,8 @@ static const char builtin_default[] =
     "label         = 245 default\n"
     "value         = default default bold\n"
     "spark         = 114 default\n"
-    "bar           = 73 default\n";
+    "bar           = 73 default\n"
+    "row.nocache   = 203 default bold\n";
 
 static const char builtin_mono[] =
     "normal        = default default\n"
@@ -113,7 +115,8 @@ static const char builtin_mono[] =
     "label         = default default dim\n"
     "value         = default default bold\n"
     "spark         = default default\n"
-    "bar           = default default\n";
+    "bar           = default default\n"
+    "row.nocache   = default default bold,underline\n";
 
 static void theme_zero(con_theme *t)
 {

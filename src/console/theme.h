@@ -17,6 +17,7 @@ typedef enum {
     TH_FUNCBAR_KEY, TH_FUNCBAR_LABEL,
     TH_DIALOG, TH_DIALOG_TITLE, TH_DIALOG_FOCUS, TH_DIALOG_DANGER,
     TH_SECTION, TH_LABEL, TH_VALUE, TH_SPARK, TH_BAR,
+    TH_ROW_NOCACHE,       /* issue 6: a user with affinities but no cache reads */
     TH__COUNT
 } con_element;
 

@@ -35,36 +35,37 @@ static void build(con_app *app, con_textview *tv)
     con_tv_clear(tv);
     const at_config *cfg = app->cfg;
     char b[512];
-    con_tv_add(tv, 0, "Cache affinity configuration (the gateway's)", TH_SECTION, "", TH_NORMAL);
+    con_tv_add(tv, 0, _("Cache affinity configuration (the gateway's)"), TH_SECTION, "", TH_NORMAL);
     cJSON *doc = at_report_config();
     add_json(tv, cJSON_GetObjectItemCaseSensitive(doc, "data"), 1);
     cJSON_Delete(doc);
     con_tv_add(tv, 0, "", TH_NORMAL, " ", TH_NORMAL);
-    con_tv_add(tv, 0, "This console", TH_SECTION, "", TH_NORMAL);
-    con_tv_add(tv, 1, "Redis (configured)", TH_LABEL, cfg->redis_display ? cfg->redis_display : "-", TH_VALUE);
-    con_tv_add(tv, 1, "Redis (connected)", TH_LABEL, app->st.redis_up ? app->st.redis_target : "not connected", TH_VALUE);
+    con_tv_add(tv, 0, _("This console"), TH_SECTION, "", TH_NORMAL);
+    con_tv_add(tv, 1, _("Config file"), TH_LABEL, app->config_path ? app->config_path : _("none"), TH_VALUE);
+    con_tv_add(tv, 1, _("Redis (configured)"), TH_LABEL, cfg->redis_display ? cfg->redis_display : "-", TH_VALUE);
+    con_tv_add(tv, 1, _("Redis (connected)"), TH_LABEL, app->st.redis_up ? app->st.redis_target : _("not connected"), TH_VALUE);
     con_tv_add(tv, 1, "PostgreSQL", TH_LABEL, cfg->pg_display ? cfg->pg_display : "-", TH_VALUE);
-    con_tv_add(tv, 1, "PostgreSQL state", TH_LABEL,
-               app->st.pg_up ? "ok" : (app->st.pg_error[0] ? app->st.pg_error : "not connected"), TH_VALUE);
+    con_tv_add(tv, 1, _("PostgreSQL state"), TH_LABEL,
+               app->st.pg_up ? _("ok") : (app->st.pg_error[0] ? app->st.pg_error : _("not connected")), TH_VALUE);
     snprintf(b, sizeof b, "%d ms", cfg->timeout_ms);
-    con_tv_add(tv, 1, "Timeout", TH_LABEL, b, TH_VALUE);
-    con_tv_add(tv, 1, "Read-only", TH_LABEL, cfg->read_only ? "yes (clears are refused)" : "no", TH_VALUE);
-    con_tv_add(tv, 1, "Audit log", TH_LABEL,
+    con_tv_add(tv, 1, _("Timeout"), TH_LABEL, b, TH_VALUE);
+    con_tv_add(tv, 1, _("Read-only"), TH_LABEL, cfg->read_only ? _("yes (clears are refused)") : _("no"), TH_VALUE);
+    con_tv_add(tv, 1, _("Audit log"), TH_LABEL,
                cfg->audit_log ? cfg->audit_log : "$XDG_STATE_HOME/aethertop/audit.log (default)", TH_VALUE);
     bool dev = !cfg->encryption_key || !*cfg->encryption_key || strcmp(cfg->encryption_key, AT_DEV_ENCRYPTION_KEY) == 0;
-    con_tv_add(tv, 1, "ENCRYPTION_KEY", TH_LABEL, dev ? "development default" : "set (not shown)", TH_VALUE);
-    snprintf(b, sizeof b, "%g s%s", app->interval, app->paused ? " (paused)" : "");
-    con_tv_add(tv, 1, "Refresh interval", TH_LABEL, b, TH_VALUE);
-    snprintf(b, sizeof b, "%s (%d colours%s)", app->theme.name, COLORS, has_colors() ? "" : ", none used");
-    con_tv_add(tv, 1, "Theme", TH_LABEL, b, TH_VALUE);
+    con_tv_add(tv, 1, "ENCRYPTION_KEY", TH_LABEL, dev ? _("development default") : _("set (not shown)"), TH_VALUE);
+    snprintf(b, sizeof b, "%g s%s", app->interval, app->paused ? _(" (paused)") : "");
+    con_tv_add(tv, 1, _("Refresh interval"), TH_LABEL, b, TH_VALUE);
+    snprintf(b, sizeof b, has_colors() ? _("%s (%d colours)") : _("%s (%d colours, none used)"), app->theme.name, COLORS);
+    con_tv_add(tv, 1, _("Theme"), TH_LABEL, b, TH_VALUE);
     if (app->snap) {
         snprintf(b, sizeof b, "%.0f ms", app->snap->snap->build_ms);
-        con_tv_add(tv, 1, "Last snapshot took", TH_LABEL, b, TH_VALUE);
+        con_tv_add(tv, 1, _("Last snapshot took"), TH_LABEL, b, TH_VALUE);
         const at_snapshot *s = app->snap->snap;
         for (int i = 0; i < AT_REC__COUNT; i++) {
             if (i == AT_REC_OK || !s->skipped[i]) continue;
             char k[64];
-            snprintf(k, sizeof k, "Skipped: %s", at_record_status_name((at_record_status)i));
+            snprintf(k, sizeof k, _("Skipped: %s"), at_record_status_name((at_record_status)i));
             snprintf(b, sizeof b, "%zu", s->skipped[i]);
             con_tv_add(tv, 1, k, TH_LABEL, b, TH_VALUE);
         }
@@ -100,7 +101,7 @@ con_view *con_view_config_new(void)
     con_textview *tv = calloc(1, sizeof *tv);
     if (!v || !tv) abort();
     tv->key_width = 30;
-    v->name = "Config";
+    v->name = N_("Config");
     v->draw = cfg_draw;
     v->handle = cfg_handle;
     v->destroy = cfg_destroy;

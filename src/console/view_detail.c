@@ -93,12 +93,12 @@ static void detail_draw(con_app *app, con_view *v, int y, int h)
 {
     detail_state *st = v->state;
     con_fill(y, 0, app->cols, TH_TABLE_HEADER);
-    con_text(y, 1, app->cols - 2, "Affinity detail  (Esc: back, y: copy ids, d: clear)", TH_TABLE_HEADER);
+    con_text(y, 1, app->cols - 2, _("Affinity detail  (Esc: back, y: copy ids, d: clear)"), TH_TABLE_HEADER);
     if (!app->snap || !st->key) return;
     const at_snapshot *s = app->snap->snap;
     const at_affinity *a = find(s, st->key);
     if (!a) {
-        con_put(y + 2, 2, app->cols - 4, "This affinity is gone (expired or deleted):", TH_WARN, false);
+        con_put(y + 2, 2, app->cols - 4, _("This affinity is gone (expired or deleted):"), TH_WARN, false);
         con_put(y + 3, 4, app->cols - 6, st->key, TH_VALUE, false);
         return;
     }
@@ -141,7 +141,7 @@ static bool detail_handle(con_app *app, con_view *v, con_request req)
         /* act on the affinity shown: the table's selection is the same row */
         const at_affinity *sel = con_aff_selected(app);
         if (!sel || !st->key || strcmp(sel->redis_key, st->key) != 0) {
-            con_message(app, true, "This affinity is no longer in the table.");
+            con_message(app, true, _("This affinity is no longer in the table."));
             return true;
         }
         con_view *t = app->views[VIEW_AFFINITIES];
@@ -167,7 +167,7 @@ con_view *con_view_detail_new(void)
     con_view *v = calloc(1, sizeof *v);
     detail_state *st = calloc(1, sizeof *st);
     if (!v || !st) abort();
-    v->name = "Detail";
+    v->name = N_("Detail");
     v->draw = detail_draw;
     v->handle = detail_handle;
     v->destroy = detail_destroy;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 enum { G_USER, G_PROVIDER, G_MODEL, G__N };
-static const char *const group_names[G__N] = {"Users", "Providers", "Models"};
+static const char *const group_names[G__N] = {N_("Users"), N_("Providers"), N_("Models")};
 
 typedef struct {
     int kind;
@@ -52,13 +52,13 @@ static void grp_draw(con_app *app, con_view *v, int y, int h)
     int x = 1;
     for (int k = 0; k < G__N; k++) {
         char t[32];
-        snprintf(t, sizeof t, " %s ", group_names[k]);
+        snprintf(t, sizeof t, " %s ", _(group_names[k]));
         x += con_text(y, x, cols - x, t, k == st->kind ? TH_TAB_ACTIVE : TH_TAB) + 1;
     }
-    con_text(y, x + 1, cols - x - 1, "(Left/Right: grouping, Enter: show its affinities)", TH_POSITION);
+    con_text(y, x + 1, cols - x - 1, _("(Left/Right: grouping, Enter: show its affinities)"), TH_POSITION);
     const at_count_list *l = list_of(app, st->kind);
     if (!l) {
-        con_text(y + 2, 2, cols - 4, "Loading...", TH_POSITION);
+        con_text(y + 2, 2, cols - 4, _("Loading..."), TH_POSITION);
         return;
     }
     follow(st, l);
@@ -68,13 +68,13 @@ static void grp_draw(con_app *app, con_view *v, int y, int h)
     int wsh = cols - wname - wid - wn - wr - 4;
     int hy = y + 1;
     con_fill(hy, 0, cols, TH_TABLE_HEADER);
-    const char *what = st->kind == G_USER ? "USER" : st->kind == G_PROVIDER ? "PROVIDER" : "MODEL";
+    const char *what = st->kind == G_USER ? _("USER") : st->kind == G_PROVIDER ? _("PROVIDER") : _("MODEL");
     x = 0;
     x += con_put(hy, x, wname, what, TH_TABLE_HEADER, false) + 1;
-    x += con_put(hy, x, wid, "ID", TH_TABLE_HEADER, false) + 1;
-    x += con_put(hy, x, wn, "AFFS", TH_TABLE_SORTED, true) + 1;
-    x += con_put(hy, x, wr, "REQUESTS", TH_TABLE_HEADER, true) + 1;
-    con_put(hy, x, wsh, "SHARE", TH_TABLE_HEADER, false);
+    x += con_put(hy, x, wid, _("ID"), TH_TABLE_HEADER, false) + 1;
+    x += con_put(hy, x, wn, _("AFFS"), TH_TABLE_SORTED, true) + 1;
+    x += con_put(hy, x, wr, _("REQUESTS"), TH_TABLE_HEADER, true) + 1;
+    con_put(hy, x, wsh, _("SHARE"), TH_TABLE_HEADER, false);
 
     int rows = h - 3;
     if (rows < 1) rows = 1;
@@ -107,8 +107,8 @@ static void grp_draw(con_app *app, con_view *v, int y, int h)
     char pos[256], a[32], b[32];
     con_fmt_int((long long)l->n, a, sizeof a);
     con_fmt_int(total, b, sizeof b);
-    snprintf(pos, sizeof pos, " %zu of %s %s %s %s live affinities", l->n ? *cur + 1 : 0, a,
-             group_names[st->kind], con_sym(app, "\xc2\xb7", "|"), b);
+    snprintf(pos, sizeof pos, _(" %zu of %s %s %s %s live affinities"), l->n ? *cur + 1 : 0, a,
+             _(group_names[st->kind]), con_sym(app, "\xc2\xb7", "|"), b);
     con_fill(y + h - 1, 0, cols, TH_POSITION);
     con_put(y + h - 1, 0, cols, pos, TH_POSITION, false);
 }
@@ -147,15 +147,15 @@ static bool grp_handle(con_app *app, con_view *v, con_request req)
         if (st->kind == G_PROVIDER && req != REQ_CLEAR_USER) {
             con_clear_init(&cl, AT_CLEAR_PROVIDER);
             con_clear_arg(&cl, c->id);
-            snprintf(cl.label, sizeof cl.label, "all affinities of provider %s (%s)", c->label, c->id);
-            con_clear_ask(app, &cl, "Clear this provider's affinities");
+            snprintf(cl.label, sizeof cl.label, _("all affinities of provider %s (%s)"), c->label, c->id);
+            con_clear_ask(app, &cl, _("Clear this provider's affinities"));
         } else if (st->kind == G_USER && req != REQ_CLEAR_PROVIDER) {
             con_clear_init(&cl, AT_CLEAR_API_KEYS);
             cl.resolve_user = strdup(c->id);
-            snprintf(cl.label, sizeof cl.label, "all affinities of every API key of user %s (%s)", c->label, c->id);
-            con_clear_ask(app, &cl, "Clear this user's affinities");
+            snprintf(cl.label, sizeof cl.label, _("all affinities of every API key of user %s (%s)"), c->label, c->id);
+            con_clear_ask(app, &cl, _("Clear this user's affinities"));
         } else {
-            con_message(app, true, "No clear for this grouping; open the group (Enter) and clear rows there.");
+            con_message(app, true, _("No clear for this grouping; open the group (Enter) and clear rows there."));
         }
         return true;
     }
@@ -180,7 +180,7 @@ con_view *con_view_groups_new(void)
     con_view *v = calloc(1, sizeof *v);
     grp_state *st = calloc(1, sizeof *st);
     if (!v || !st) abort();
-    v->name = "Groups";
+    v->name = N_("Groups");
     v->draw = grp_draw;
     v->handle = grp_handle;
     v->destroy = grp_destroy;

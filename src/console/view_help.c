@@ -18,36 +18,49 @@ static void build(con_app *app, con_textview *tv)
         const con_request_info *r = &reqs[i];
         if (!section || strcmp(section, r->section) != 0) {
             if (section) con_tv_add(tv, 0, "", TH_NORMAL, " ", TH_NORMAL);
-            con_tv_add(tv, 0, r->section, TH_SECTION, "", TH_NORMAL);
+            con_tv_add(tv, 0, _(r->section), TH_SECTION, "", TH_NORMAL);
             section = r->section;
         }
         char keys[128];
         con_keymap_keys_of(r->req == REQ_CONFIRM || r->req == REQ_CANCEL ? KM_DIALOG : KM_VIEW, r->req, keys,
                            sizeof keys);
         if (!keys[0]) continue;
-        con_tv_add(tv, 1, keys, TH_VALUE, r->help, TH_NORMAL);
+        con_tv_add(tv, 1, keys, TH_VALUE, _(r->help), TH_NORMAL);
     }
     con_tv_add(tv, 0, "", TH_NORMAL, " ", TH_NORMAL);
-    con_tv_add(tv, 0, "Commands (:)", TH_SECTION, "", TH_NORMAL);
+    con_tv_add(tv, 0, _("The HIT 1h column"), TH_SECTION, "", TH_NORMAL);
+    con_tv_add(tv, 1, "12.3%", TH_VALUE,
+               _("the row's user's token hit rate over the last hour: cache_read / (input + cache_read) tokens "
+                 "in the usage table (refreshed every 30 s)"),
+               TH_NORMAL);
+    con_tv_add(tv, 1, "!", TH_ROW_NOCACHE,
+               _("the user holds affinities but had no cache reads in the last hour (or no requests at all): "
+                 "the affinity is not paying off"),
+               TH_NORMAL);
+    con_tv_add(tv, 1, "-", TH_VALUE, _("unknown: no user id, or the usage table could not be read yet"), TH_NORMAL);
+    con_tv_add(tv, 0, "", TH_NORMAL, " ", TH_NORMAL);
+    con_tv_add(tv, 0, _("Commands (:)"), TH_SECTION, "", TH_NORMAL);
     static const char *const cmds[][2] = {
-        {":clear provider ID", "clear every affinity of that provider"},
-        {":clear user IDENT", "clear every affinity of a user (id, username, email or API key id)"},
-        {":clear key API_KEY_ID", "clear every affinity of one API key"},
-        {":clear all", "clear ALL affinities (asks twice)"},
-        {":clear mapping NAME", "clear one mapping name (resolve + name keys)"},
-        {":clear provider-mapping P G", "clear one provider mapping and its hit counter"},
-        {":clear mappings", "clear ALL model-mapping cache entries (asks twice)"},
-        {":user IDENT", "show only that user's affinities (resolved in PostgreSQL)"},
-        {":search TEXT", "same as / TEXT"},
-        {":sort COLUMN [asc|desc]", "sort the table"},
-        {":delay SECONDS", "refresh interval"},
-        {":theme NAME|PATH", "load another theme"},
-        {":q", "quit"},
+        {":clear provider ID", N_("clear every affinity of that provider")},
+        {":clear user IDENT", N_("clear every affinity of a user (id, username, email or API key id)")},
+        {":clear key API_KEY_ID", N_("clear every affinity of one API key")},
+        {":clear all", N_("clear ALL affinities (asks twice)")},
+        {":clear mapping NAME", N_("clear one mapping name (resolve + name keys)")},
+        {":clear provider-mapping P G", N_("clear one provider mapping and its hit counter")},
+        {":clear mappings", N_("clear ALL model-mapping cache entries (asks twice)")},
+        {":user IDENT", N_("show only that user's affinities (resolved in PostgreSQL)")},
+        {":search TEXT", N_("same as / TEXT")},
+        {":sort COLUMN [asc|desc]", N_("sort the table")},
+        {":export PATH", N_("export the rows shown, like e (.json: JSON, else CSV)")},
+        {":delay SECONDS", N_("refresh interval")},
+        {":theme NAME|PATH", N_("load another theme")},
+        {":q", N_("quit")},
     };
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) con_tv_add(tv, 1, cmds[i][0], TH_VALUE, cmds[i][1], TH_NORMAL);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        con_tv_add(tv, 1, cmds[i][0], TH_VALUE, _(cmds[i][1]), TH_NORMAL);
     con_tv_add(tv, 0, "", TH_NORMAL, " ", TH_NORMAL);
     char b[256];
-    snprintf(b, sizeof b, "Theme: %s.  Esc closes this help; q quits aethertop.", app->theme.name);
+    snprintf(b, sizeof b, _("Theme: %s.  Esc closes this help; q quits aethertop."), app->theme.name);
     con_tv_add(tv, 0, "", TH_NORMAL, b, TH_POSITION);
 }
 
@@ -55,7 +68,7 @@ static void help_draw(con_app *app, con_view *v, int y, int h)
 {
     con_textview *tv = v->state;
     con_fill(y, 0, app->cols, TH_TABLE_HEADER);
-    con_text(y, 1, app->cols - 2, "Help  (Esc: back, arrows/PgUp/PgDn: scroll)", TH_TABLE_HEADER);
+    con_text(y, 1, app->cols - 2, _("Help  (Esc: back, arrows/PgUp/PgDn: scroll)"), TH_TABLE_HEADER);
     build(app, tv);
     con_tv_draw(app, tv, y + 1, h - 1);
 }
@@ -86,7 +99,7 @@ con_view *con_view_help_new(void)
     con_textview *tv = calloc(1, sizeof *tv);
     if (!v || !tv) abort();
     tv->key_width = 28;
-    v->name = "Help";
+    v->name = N_("Help");
     v->draw = help_draw;
     v->handle = help_handle;
     v->destroy = help_destroy;

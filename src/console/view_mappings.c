@@ -11,7 +11,7 @@
 #include <string.h>
 
 enum { S_NAMES, S_PROVIDERS, S_UNMAPPED, S__N };
-static const char *const section_names[S__N] = {"Name mappings", "Provider mappings", "Unmapped"};
+static const char *const section_names[S__N] = {N_("Name mappings"), N_("Provider mappings"), N_("Unmapped")};
 
 typedef struct {
     int focus;
@@ -31,7 +31,7 @@ void con_mappings_received(con_app *app, con_job *j)
         app->mappings_err[0] = '\0';
         app->mappings_mono = app->mono;
     } else {
-        snprintf(app->mappings_err, sizeof app->mappings_err, "%s", j->err[0] ? j->err : "mapping stats failed");
+        snprintf(app->mappings_err, sizeof app->mappings_err, "%s", j->err[0] ? j->err : _("mapping stats failed"));
     }
     app->mappings_pending = false;
     app->dirty = true;
@@ -48,7 +48,7 @@ static void ttl_text(con_app *app, long long ttl, char *out, size_t outlen)
 {
     if (ttl < 0) { snprintf(out, outlen, "-"); return; }
     double left = (double)ttl - (app->mono - app->mappings_mono);
-    if (left <= 0) snprintf(out, outlen, "expired");
+    if (left <= 0) snprintf(out, outlen, _("expired"));
     else con_fmt_dur(left, out, outlen);
 }
 
@@ -72,7 +72,7 @@ static void draw_section(con_app *app, map_state *st, int s, int y, int h)
     size_t n = count_of(m, s);
     char title[128], nn[32];
     con_fmt_int((long long)n, nn, sizeof nn);
-    snprintf(title, sizeof title, " %s (%s) ", section_names[s], nn);
+    snprintf(title, sizeof title, " %s (%s) ", _(section_names[s]), nn);
     con_fill(y, 0, cols, TH_NORMAL);
     con_text(y, 0, cols, title, st->focus == s ? TH_TAB_ACTIVE : TH_SECTION);
     if (h < 2) return;
@@ -86,18 +86,18 @@ static void draw_section(con_app *app, map_state *st, int s, int y, int h)
         nc = 5;
         w[4] = 8; w[0] = (cols - 8 - 5) * 28 / 100; w[1] = (cols - 8 - 5) * 22 / 100; w[2] = (cols - 8 - 5) * 20 / 100;
         w[3] = cols - 5 - w[0] - w[1] - w[2] - w[4];
-        heads[0] = "REQUESTED NAME"; heads[1] = "GLOBAL MODEL"; heads[2] = "DISPLAY NAME"; heads[3] = "PROVIDERS"; heads[4] = "TTL";
+        heads[0] = _("REQUESTED NAME"); heads[1] = _("GLOBAL MODEL"); heads[2] = _("DISPLAY NAME"); heads[3] = _("PROVIDERS"); heads[4] = _("TTL");
     } else if (s == S_PROVIDERS) {
         nc = 6;
         w[4] = 8; w[5] = 7;
         int rest = cols - 6 - w[4] - w[5];
         w[0] = rest * 24 / 100; w[1] = rest * 24 / 100; w[2] = rest * 26 / 100; w[3] = rest - w[0] - w[1] - w[2];
-        heads[0] = "PROVIDER"; heads[1] = "GLOBAL MODEL"; heads[2] = "PROVIDER MODEL NAME"; heads[3] = "ALIASES";
-        heads[4] = "TTL"; heads[5] = "HITS";
+        heads[0] = _("PROVIDER"); heads[1] = _("GLOBAL MODEL"); heads[2] = _("PROVIDER MODEL NAME"); heads[3] = _("ALIASES");
+        heads[4] = _("TTL"); heads[5] = _("HITS");
     } else {
         nc = 3;
         w[1] = 10; w[2] = 8; w[0] = cols - 3 - w[1] - w[2];
-        heads[0] = "REQUESTED NAME"; heads[1] = "STATUS"; heads[2] = "TTL";
+        heads[0] = _("REQUESTED NAME"); heads[1] = _("STATUS"); heads[2] = _("TTL");
     }
     int x = 0;
     for (int c = 0; c < nc; c++) {
@@ -111,7 +111,7 @@ static void draw_section(con_app *app, map_state *st, int s, int y, int h)
     if (*cur < *top) *top = *cur;
     if (rows > 0 && *cur >= *top + (size_t)rows) *top = *cur - (size_t)rows + 1;
     if (!m || n == 0) {
-        if (rows > 0) con_text(hy + 1, 2, cols - 4, m ? "none" : "loading...", TH_POSITION);
+        if (rows > 0) con_text(hy + 1, 2, cols - 4, m ? _("none") : _("loading..."), TH_POSITION);
         return;
     }
     for (int r = 0; r < rows; r++) {
@@ -159,7 +159,7 @@ static void map_draw(con_app *app, con_view *v, int y, int h)
     int cols = app->cols;
     con_fill(y, 0, cols, TH_NORMAL);
     if (!m) {
-        con_put(y + 1, 1, cols - 2, app->mappings_err[0] ? app->mappings_err : "Reading the model-mapping cache...",
+        con_put(y + 1, 1, cols - 2, app->mappings_err[0] ? app->mappings_err : _("Reading the model-mapping cache..."),
                 app->mappings_err[0] ? TH_STATUS_ERROR : TH_POSITION, false);
         return;
     }
@@ -172,8 +172,8 @@ static void map_draw(con_app *app, con_view *v, int y, int h)
     con_fmt_int(m->global_model_by_name, a[4], sizeof a[4]);
     con_fmt_int(m->global_model_resolve, a[5], sizeof a[5]);
     const char *dot = con_sym(app, "\xc2\xb7", "|");
-    snprintf(line, sizeof line, " Breakdown: %s keys %s model:id %s %s provider_global %s %s global_model:id %s %s "
-             "name %s %s resolve %s", a[0], dot, a[1], dot, a[2], dot, a[3], dot, a[4], dot, a[5]);
+    snprintf(line, sizeof line, _(" Breakdown: %s keys %s model:id %s %s provider_global %s %s global_model:id %s %s "
+                                  "name %s %s resolve %s"), a[0], dot, a[1], dot, a[2], dot, a[3], dot, a[4], dot, a[5]);
     con_put(y, 0, cols, line, TH_SECTION, false);
     int top = y + 1;
     if (m->warning[0] || app->mappings_err[0]) {
@@ -208,8 +208,8 @@ static void map_draw(con_app *app, con_view *v, int y, int h)
     con_fill(y + h - 1, 0, cols, TH_POSITION);
     char pos[256];
     size_t n = count_of(m, st->focus);
-    snprintf(pos, sizeof pos, " %s: %zu of %zu %s Left/Right: list %s d: clear entry %s X: clear all mappings",
-             section_names[st->focus], n ? st->cur[st->focus] + 1 : 0, n, dot, dot, dot);
+    snprintf(pos, sizeof pos, _(" %s: %zu of %zu %s Left/Right: list %s d: clear entry %s X: clear all mappings"),
+             _(section_names[st->focus]), n ? st->cur[st->focus] + 1 : 0, n, dot, dot, dot);
     con_put(y + h - 1, 0, cols, pos, TH_POSITION, false);
 }
 
@@ -218,7 +218,7 @@ static void ask_clear_entry(con_app *app, map_state *st)
     const at_mapping_stats *m = app->mappings;
     size_t i = st->cur[st->focus];
     if (!m || i >= count_of(m, st->focus)) {
-        con_message(app, true, "No entry selected.");
+        con_message(app, true, _("No entry selected."));
         return;
     }
     con_clear c;
@@ -227,18 +227,18 @@ static void ask_clear_entry(con_app *app, map_state *st)
         con_clear_init(&c, AT_CLEAR_PROVIDER_MAPPING);
         con_clear_arg(&c, p->provider_id ? p->provider_id : "");
         con_clear_arg(&c, p->global_model_id ? p->global_model_id : "");
-        snprintf(c.label, sizeof c.label, "provider mapping %s / %s (model:provider_global:%s:%s and its hit counter)",
+        snprintf(c.label, sizeof c.label, _("provider mapping %s / %s (model:provider_global:%s:%s and its hit counter)"),
                  p->provider_name ? p->provider_name : p->provider_id, p->global_model_name ? p->global_model_name : "?",
                  p->provider_id ? p->provider_id : "", p->global_model_id ? p->global_model_id : "");
-        con_clear_ask(app, &c, "Clear provider mapping");
+        con_clear_ask(app, &c, _("Clear provider mapping"));
         return;
     }
     const char *name = st->focus == S_NAMES ? m->mappings[i].mapping_name : m->unmapped[i].mapping_name;
     con_clear_init(&c, AT_CLEAR_MAPPING_NAME);
     con_clear_arg(&c, name ? name : "");
-    snprintf(c.label, sizeof c.label, "mapping name %s (global_model:resolve:%s and global_model:name:%s)",
+    snprintf(c.label, sizeof c.label, _("mapping name %s (global_model:resolve:%s and global_model:name:%s)"),
              name ? name : "", name ? name : "", name ? name : "");
-    con_clear_ask(app, &c, "Clear mapping name");
+    con_clear_ask(app, &c, _("Clear mapping name"));
 }
 
 static bool map_handle(con_app *app, con_view *v, con_request req)
@@ -258,18 +258,18 @@ static bool map_handle(con_app *app, con_view *v, con_request req)
     case REQ_RIGHT: st->focus = (st->focus + 1) % S__N; break;
     case REQ_REFRESH:
         con_worker_refresh_now(app->worker);
-        con_message(app, false, "Refreshing...");
+        con_message(app, false, _("Refreshing..."));
         break;
     case REQ_CLEAR_ONE: ask_clear_entry(app, st); break;
     case REQ_CLEAR_ALL: {
         con_clear c;
         con_clear_init(&c, AT_CLEAR_MAPPINGS_ALL);
-        snprintf(c.label, sizeof c.label, "ALL model-mapping cache entries (every model:* and global_model:* key)");
-        con_clear_ask(app, &c, "Clear ALL mappings");
+        snprintf(c.label, sizeof c.label, _("ALL model-mapping cache entries (every model:* and global_model:* key)"));
+        con_clear_ask(app, &c, _("Clear ALL mappings"));
         break;
     }
     case REQ_CLEAR_USER: case REQ_CLEAR_KEY: case REQ_CLEAR_PROVIDER:
-        con_message(app, true, "Not in the Mappings view: use d (this entry) or X (all mappings).");
+        con_message(app, true, _("Not in the Mappings view: use d (this entry) or X (all mappings)."));
         break;
     default:
         return false;
@@ -301,7 +301,7 @@ con_view *con_view_mappings_new(void)
     con_view *v = calloc(1, sizeof *v);
     map_state *st = calloc(1, sizeof *st);
     if (!v || !st) abort();
-    v->name = "Mappings";
+    v->name = N_("Mappings");
     v->draw = map_draw;
     v->handle = map_handle;
     v->on_enter = map_enter;

@@ -52,7 +52,7 @@ static void rate_item(con_app *app, int y, int x, int w, const char *label, doub
     const con_snap *cs = app->snap;
     char r[32];
     con_fmt_rate(cs->stats.has_rates ? rate : NAN, r, sizeof r);
-    int used = con_put(y, x, 7, label, TH_LABEL, false);
+    int used = con_put(y, x, 7, _(label), TH_LABEL, false);
     used += con_put(y, x + used, 9, r, TH_VALUE, true) + 1;
     if (w - used > 2) con_sparkline(app, y, x + used, w - used - 1, cs->hist[series], cs->n_hist, TH_SPARK);
 }
@@ -62,7 +62,7 @@ static void redis_line(con_app *app, int y, int x, int w)
     const at_snapshot *s = app->snap->snap;
     int maxx = x + w;
     x += con_put(y, x, 10, "Redis", TH_LABEL, false);
-    if (!s->has_info) { con_text(y, x, maxx - x, "INFO unavailable", TH_POSITION); return; }
+    if (!s->has_info) { con_text(y, x, maxx - x, _("INFO unavailable"), TH_POSITION); return; }
     const at_redis_info *i = &s->info;
     char b[64];
     con_fmt_bytes(i->used_memory, b, sizeof b);
@@ -72,21 +72,21 @@ static void redis_line(con_app *app, int y, int x, int w)
         size_t l = strlen(b);
         snprintf(b + l, sizeof b - l, "/%s", m);
     }
-    x = pair(y, x, maxx, "mem", b);
+    x = pair(y, x, maxx, _("mem"), b);
     con_fmt_int(i->connected_clients, b, sizeof b);
-    x = pair(y, x, maxx, "clients", b);
+    x = pair(y, x, maxx, _("clients"), b);
     con_fmt_int(i->ops_per_sec, b, sizeof b);
     x = pair(y, x, maxx, "ops/s", b);
     long long hm = i->keyspace_hits + i->keyspace_misses;
     if (hm > 0 && i->keyspace_hits >= 0) snprintf(b, sizeof b, "%.1f%%", 100.0 * (double)i->keyspace_hits / (double)hm);
     else snprintf(b, sizeof b, "-");
-    x = pair(y, x, maxx, "hit", b);
+    x = pair(y, x, maxx, _("hit"), b);
     con_fmt_int(i->evicted_keys, b, sizeof b);
-    x = pair(y, x, maxx, "evicted", b);
+    x = pair(y, x, maxx, _("evicted"), b);
     con_fmt_int(i->expired_keys, b, sizeof b);
-    x = pair(y, x, maxx, "expired", b);
+    x = pair(y, x, maxx, _("expired"), b);
     con_fmt_int(i->dbsize, b, sizeof b);
-    pair(y, x, maxx, "dbsize", b);
+    pair(y, x, maxx, _("dbsize"), b);
 }
 
 static void overview_line(con_app *app, int y, int x, int w)
@@ -94,19 +94,19 @@ static void overview_line(con_app *app, int y, int x, int w)
     const at_stats *st = &app->snap->stats;
     int maxx = x + w;
     char b[64];
-    x += con_put(y, x, 10, "Active", TH_LABEL, false);
+    x += con_put(y, x, 10, _("Active"), TH_LABEL, false);
     con_fmt_int(st->active, b, sizeof b);
     x += con_text(y, x, maxx - x, b, TH_VALUE) + 2;
     con_fmt_int(st->total_keys, b, sizeof b);
-    x = pair(y, x, maxx, "keys", b);
+    x = pair(y, x, maxx, _("keys"), b);
     con_fmt_int(st->expired_present, b, sizeof b);
-    x = pair(y, x, maxx, "expired-present", b);
+    x = pair(y, x, maxx, _("expired-present"), b);
     con_fmt_int(st->unreadable, b, sizeof b);
-    x = pair(y, x, maxx, "unreadable", b);
+    x = pair(y, x, maxx, _("unreadable"), b);
     con_fmt_int(st->total_requests, b, sizeof b);
-    x = pair(y, x, maxx, "requests", b);
+    x = pair(y, x, maxx, _("requests"), b);
     snprintf(b, sizeof b, "%.0f ms", app->snap->snap->build_ms);
-    pair(y, x, maxx, "snapshot", b);
+    pair(y, x, maxx, _("snapshot"), b);
 }
 
 static void ttl_line(con_app *app, int y, int x, int w)
@@ -139,16 +139,16 @@ void con_stats_pane_draw(con_app *app, int y, int h)
     int w = app->cols - 2;
     int lines = 0;
     if (lines < h) overview_line(app, y + lines++, 1, w);
-    if (lines < h) top_line(app, y + lines++, 1, w, "Formats", &st->by_format);
-    if (lines < h) top_line(app, y + lines++, 1, w, "Providers", &st->by_provider);
-    if (lines < h) top_line(app, y + lines++, 1, w, "Models", &st->by_model);
+    if (lines < h) top_line(app, y + lines++, 1, w, _("Formats"), &st->by_format);
+    if (lines < h) top_line(app, y + lines++, 1, w, _("Providers"), &st->by_provider);
+    if (lines < h) top_line(app, y + lines++, 1, w, _("Models"), &st->by_model);
     if (lines < h) ttl_line(app, y + lines++, 1, w);
     if (lines < h) {
         int q = w / 4, yy = y + lines++;
-        rate_item(app, yy, 1, q, "new", st->new_per_s, HIST_NEW);
-        rate_item(app, yy, 1 + q, q, "gone", st->gone_per_s, HIST_GONE);
-        rate_item(app, yy, 1 + 2 * q, q, "switch", st->switch_per_s, HIST_SWITCH);
-        rate_item(app, yy, 1 + 3 * q, q, "reuse", st->reuse_per_s, HIST_REUSE);
+        rate_item(app, yy, 1, q, N_("new"), st->new_per_s, HIST_NEW);
+        rate_item(app, yy, 1 + q, q, N_("gone"), st->gone_per_s, HIST_GONE);
+        rate_item(app, yy, 1 + 2 * q, q, N_("switch"), st->switch_per_s, HIST_SWITCH);
+        rate_item(app, yy, 1 + 3 * q, q, N_("reuse"), st->reuse_per_s, HIST_REUSE);
     }
     if (lines < h) redis_line(app, y + lines++, 1, w);
 }
@@ -183,7 +183,7 @@ static void stats_draw(con_app *app, con_view *v, int y, int h)
     (void)v;
     int cols = app->cols;
     if (!app->snap) {
-        con_text(y + 1, 2, cols - 4, "Waiting for the first snapshot...", TH_POSITION);
+        con_text(y + 1, 2, cols - 4, _("Waiting for the first snapshot..."), TH_POSITION);
         return;
     }
     const at_stats *st = &app->snap->stats;
@@ -192,8 +192,8 @@ static void stats_draw(con_app *app, con_view *v, int y, int h)
     ttl_line(app, row++, 1, cols - 2);
     redis_line(app, row++, 1, cols - 2);
     row++;
-    con_put(row++, 1, cols - 2, "Rates between snapshots (history: one sample per refresh)", TH_SECTION, false);
-    const char *names[4] = {"new", "gone", "switch", "reuse"};
+    con_put(row++, 1, cols - 2, _("Rates between snapshots (history: one sample per refresh)"), TH_SECTION, false);
+    const char *names[4] = {N_("new"), N_("gone"), N_("switch"), N_("reuse")};
     const double rates[4] = {st->new_per_s, st->gone_per_s, st->switch_per_s, st->reuse_per_s};
     const int series[4] = {HIST_NEW, HIST_GONE, HIST_SWITCH, HIST_REUSE};
     int half = cols / 2;
@@ -208,7 +208,7 @@ static void stats_draw(con_app *app, con_view *v, int y, int h)
         con_fmt_int(app->snap->snap->has_info ? app->snap->snap->info.ops_per_sec : 0, b, sizeof b);
         used += con_put(row, 1 + used, 9, b, TH_VALUE, true) + 1;
         con_sparkline(app, row, 1 + used, half - 2 - used - 1, app->snap->hist[HIST_OPS], app->snap->n_hist, TH_SPARK);
-        used = con_put(row, half, 7, "active", TH_LABEL, false);
+        used = con_put(row, half, 7, _("active"), TH_LABEL, false);
         con_fmt_int(st->active, b, sizeof b);
         used += con_put(row, half + used, 9, b, TH_VALUE, true) + 1;
         con_sparkline(app, row, half + used, half - 2 - used - 1, app->snap->hist[HIST_ACTIVE], app->snap->n_hist, TH_SPARK);
@@ -217,10 +217,10 @@ static void stats_draw(con_app *app, con_view *v, int y, int h)
     int left = y + h - row;
     if (left < 4) return;
     int bh = left / 2;
-    list_block(app, row, 1, half - 2, bh, "API formats", &st->by_format, st->active);
-    list_block(app, row, half, cols - half - 1, bh, "Providers", &st->by_provider, st->active);
-    list_block(app, row + bh, 1, half - 2, left - bh, "Models", &st->by_model, st->active);
-    list_block(app, row + bh, half, cols - half - 1, left - bh, "Users", &st->by_user, st->active);
+    list_block(app, row, 1, half - 2, bh, _("API formats"), &st->by_format, st->active);
+    list_block(app, row, half, cols - half - 1, bh, _("Providers"), &st->by_provider, st->active);
+    list_block(app, row + bh, 1, half - 2, left - bh, _("Models"), &st->by_model, st->active);
+    list_block(app, row + bh, half, cols - half - 1, left - bh, _("Users"), &st->by_user, st->active);
 }
 
 static void stats_destroy(con_view *v)
@@ -232,7 +232,7 @@ con_view *con_view_stats_new(void)
 {
     con_view *v = calloc(1, sizeof *v);
     if (!v) abort();
-    v->name = "Stats";
+    v->name = N_("Stats");
     v->draw = stats_draw;
     v->destroy = stats_destroy;
     return v;

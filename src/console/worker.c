@@ -7,6 +7,7 @@
 #include "worker.h"
 #include "aethertop/refresh.h"
 
+#include "aethertop/export.h"
 #include "aethertop/pg.h"
 #include "aethertop/redis.h"
 #include "aethertop/secret.h"
@@ -33,6 +34,7 @@ struct con_worker {
 
     /* shared, under mu */
     bool quit, force, paused, want_mappings, mappings_now;
+    bool want_hits, want_ttl, hits_now, ttl_now;
     double interval_s;
     at_sort sort;
     con_snap *published;
@@ -53,6 +55,7 @@ struct con_worker {
     double redis_backoff, pg_backoff;
     double pg_next_try;
     double next_refresh;
+    double next_corr, next_hits, next_ttl;  /* monotonic: when the usage reports are due */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -146,6 +149,12 @@ void con_job_free(con_job *j)
         at_mapping_stats_free(j->mappings);
         free(j->mappings);
     }
+    if (j->hits5) { at_hits_free(j->hits5); free(j->hits5); }
+    if (j->hits60) { at_hits_free(j->hits60); free(j->hits60); }
+    if (j->ttl) { at_ttl_advice_free(j->ttl); free(j->ttl); }
+    con_snap_unref(j->snap);
+    at_selection_free(&j->sel);
+    free(j->path);
     free(j);
 }
 
@@ -277,6 +286,77 @@ static void build_mappings(con_worker *w)
     push_done(w, j);
 }
 
+/* ---- the usage-table reports (issue 6) ---------------------------------------------- */
+
+static void pg_unavailable(con_worker *w, con_job *j)
+{
+    j->rc = -1;
+    pthread_mutex_lock(&w->mu);
+    snprintf(j->err, sizeof j->err, "%s", w->status.pg_error[0] ? w->status.pg_error : "PostgreSQL unavailable");
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* The last hour (always) and the last 5 minutes (both = the Hits view). */
+static void build_hits(con_worker *w, bool both)
+{
+    con_job *j = con_job_new(CON_JOB_HITS);
+    at_pg *pg = need_pg(w, false);
+    if (!pg) {
+        pg_unavailable(w, j);
+    } else {
+        j->hits60 = calloc(1, sizeof *j->hits60);
+        if (both) j->hits5 = calloc(1, sizeof *j->hits5);
+        if (!j->hits60 || (both && !j->hits5)) abort();
+        if ((both && at_hits_build(pg, 300, j->hits5, j->err, sizeof j->err) < 0) ||
+            at_hits_build(pg, 3600, j->hits60, j->err, sizeof j->err) < 0) {
+            j->rc = -1;
+            if (j->hits5) { at_hits_free(j->hits5); free(j->hits5); j->hits5 = NULL; }
+            at_hits_free(j->hits60);
+            free(j->hits60);
+            j->hits60 = NULL;
+        }
+    }
+    push_done(w, j);
+}
+
+static void build_ttl(con_worker *w)
+{
+    con_job *j = con_job_new(CON_JOB_TTL);
+    at_pg *pg = need_pg(w, false);
+    if (!pg) {
+        pg_unavailable(w, j);
+    } else {
+        j->ttl = calloc(1, sizeof *j->ttl);
+        if (!j->ttl) abort();
+        if (at_ttl_advice_build(pg, CON_TTL_HOURS, j->ttl, j->err, sizeof j->err) < 0) {
+            j->rc = -1;
+            at_ttl_advice_free(j->ttl);
+            free(j->ttl);
+            j->ttl = NULL;
+        }
+    }
+    push_done(w, j);
+}
+
+/* After a refresh, or when asked: the reports that are due. */
+static void build_insight(con_worker *w, bool forced)
+{
+    pthread_mutex_lock(&w->mu);
+    double now = mono_now();
+    bool view = w->want_hits;
+    bool hits = (forced && w->hits_now) || now >= w->next_corr || (view && now >= w->next_hits);
+    bool ttl = w->want_ttl && ((forced && w->ttl_now) || now >= w->next_ttl);
+    if (forced) w->hits_now = w->ttl_now = false;
+    if (hits) {
+        w->next_corr = now + CON_CORR_PERIOD_S;
+        if (view) w->next_hits = now + CON_HITS_PERIOD_S;
+    }
+    if (ttl) w->next_ttl = now + CON_TTL_PERIOD_S;
+    pthread_mutex_unlock(&w->mu);
+    if (hits) build_hits(w, view);
+    if (ttl) build_ttl(w);
+}
+
 static void *derive_key(void *arg)
 {
     con_worker *w = arg;
@@ -368,6 +448,7 @@ static void refresh(con_worker *w)
     w->prev = cs;                       /* the thread's own reference */
     wake_ui(w);
     if (mappings) build_mappings(w);
+    build_insight(w, false);
 }
 
 /* ---- jobs ---------------------------------------------------------------------------- */
@@ -470,7 +551,12 @@ static void run_job(con_worker *w, con_job *j)
         j->rc = at_keyword_resolve(pg, j->text, &j->kw, j->err, sizeof j->err);
         break;
     }
+    case CON_JOB_EXPORT:
+        j->rc = at_export_file(j->path, j->snap->snap, &j->sel, j->err, sizeof j->err);
+        break;
     case CON_JOB_MAPPINGS:
+    case CON_JOB_HITS:
+    case CON_JOB_TTL:
         break;
     }
 }
@@ -514,6 +600,12 @@ static void *worker_main(void *arg)
             w->mappings_now = false;
             pthread_mutex_unlock(&w->mu);
             build_mappings(w);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (w->hits_now || w->ttl_now) {
+            pthread_mutex_unlock(&w->mu);
+            build_insight(w, true);
             pthread_mutex_lock(&w->mu);
             continue;
         }
@@ -649,6 +741,33 @@ void con_worker_set_sort(con_worker *w, at_sort sort)
 {
     pthread_mutex_lock(&w->mu);
     w->sort = sort;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void con_worker_want_hits(con_worker *w, bool on)
+{
+    pthread_mutex_lock(&w->mu);
+    if (on && !w->want_hits) w->hits_now = true;
+    w->want_hits = on;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void con_worker_want_ttl(con_worker *w, bool on)
+{
+    pthread_mutex_lock(&w->mu);
+    if (on && !w->want_ttl) w->ttl_now = true;
+    w->want_ttl = on;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void con_worker_insight_now(con_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->hits_now = true;
+    if (w->want_ttl) w->ttl_now = true;
+    pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
 }
 

@@ -1,8 +1,9 @@
 /* worker.h — the console's refresh thread: it alone owns the Redis and
  * PostgreSQL connections (reconnecting with backoff), builds snapshots and
  * stats, publishes them as reference-counted `con_snap`s, and runs the jobs
- * the UI posts (clear counts, clears, user look-ups, mapping stats) so the
- * screen never waits on a server. */
+ * the UI posts (clear counts, clears, user look-ups, mapping stats, the
+ * usage-table reports of issue 6, exports) so the screen never waits on a
+ * server or a disk. */
 #ifndef AT_CONSOLE_WORKER_H
 #define AT_CONSOLE_WORKER_H
 
@@ -12,6 +13,7 @@
 
 #include "aethertop/clear.h"
 #include "aethertop/config.h"
+#include "aethertop/insight.h"
 #include "aethertop/mapping.h"
 #include "aethertop/query.h"
 #include "aethertop/snapshot.h"
@@ -73,7 +75,8 @@ void con_clear_arg(con_clear *c, const char *arg);
 void con_clear_free(con_clear *c);
 void con_clear_move(con_clear *dst, con_clear *src);
 
-typedef enum { CON_JOB_COUNT, CON_JOB_CLEAR, CON_JOB_RESOLVE, CON_JOB_MAPPINGS } con_job_kind;
+typedef enum { CON_JOB_COUNT, CON_JOB_CLEAR, CON_JOB_RESOLVE, CON_JOB_MAPPINGS,
+               CON_JOB_HITS, CON_JOB_TTL, CON_JOB_EXPORT } con_job_kind;
 
 typedef struct con_job {
     con_job_kind kind;
@@ -90,6 +93,12 @@ typedef struct con_job {
     at_keyword kw;                 /* RESOLVE: the keyword, resolved */
     at_mapping_stats *mappings;    /* MAPPINGS (owned) */
     double mappings_ms;
+    at_hits_report *hits5, *hits60; /* HITS (owned): last 5 min (only while the Hits view
+                                      is open, else NULL) and last hour */
+    at_ttl_advice *ttl;            /* TTL (owned) */
+    struct con_snap *snap;         /* EXPORT: the snapshot the rows index (a reference) */
+    at_selection sel;              /* EXPORT: the rows, in order (owned) */
+    char *path;                    /* EXPORT: where to write */
     struct con_job *next;
 } con_job;
 
@@ -115,6 +124,19 @@ void con_worker_set_paused(con_worker *w, bool paused);
 void con_worker_want_mappings(con_worker *w, bool on);
 /* The table's sort: the next snapshots come sorted that way. */
 void con_worker_set_sort(con_worker *w, at_sort sort);
+/* The usage-table reports (posted back as CON_JOB_HITS / CON_JOB_TTL).
+ * The last hour's report (the affinity table's HIT column) is rebuilt after
+ * a refresh at most every CON_CORR_PERIOD_S; while the Hits view is open
+ * both windows are, at most every CON_HITS_PERIOD_S; while the TTL view is
+ * open the advice is, every CON_TTL_PERIOD_S. insight_now: rebuild what is
+ * wanted right away (r in those views, or on opening them). */
+#define CON_CORR_PERIOD_S 30.0
+#define CON_HITS_PERIOD_S 5.0
+#define CON_TTL_PERIOD_S 60.0
+#define CON_TTL_HOURS 24.0
+void con_worker_want_hits(con_worker *w, bool on);
+void con_worker_want_ttl(con_worker *w, bool on);
+void con_worker_insight_now(con_worker *w);
 
 /* Queue a job (ownership passes to the worker); returns its id. */
 unsigned con_worker_post(con_worker *w, con_job *job);

@@ -343,11 +343,13 @@ def drop_database(name):
 
 def program_env(redis_db=None, database_url=None, env=None):
     """Environment for a program under test: the caller's environment minus
-    every gateway setting, UTC and UTF-8, then REDIS_URL / DATABASE_URL /
+    every gateway setting, UTC and UTF-8, no aethertop config file, then REDIS_URL / DATABASE_URL /
     ENCRYPTION_KEY for this test, then `env` (a value of None removes)."""
     e = {k: v for k, v in os.environ.items() if k not in GATEWAY_SETTINGS}
     e["TZ"] = "UTC"
     e["LC_ALL"] = "C.UTF-8"
+    # no personal aethertop config file (~/.config/aethertop/config) leaks in
+    e["XDG_CONFIG_HOME"] = os.path.join(tempfile.gettempdir(), "aethertop-it-no-config")
     e["ENCRYPTION_KEY"] = ENCRYPTION_KEY
     if redis_db is not None:
         e["REDIS_URL"] = redis_url(redis_db)

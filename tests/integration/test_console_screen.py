@@ -326,11 +326,11 @@ class ScreenTest(ConsoleTest):
         self.assertNotIn("STALE", top)
         self.assertNotIn("READ-ONLY", top)
         tabs = c.lines()[1]
-        self.assertRegex(tabs, r"^  1 Affinities   2 Groups   3 Mappings   4 Stats   5 Config +"
+        self.assertRegex(tabs, r"^  1 Affinities   2 Groups   3 Mappings   4 Stats   5 Config   6 Hits   7 TTL +"
                                r"%d active \S 6 unreadable$" % LIVE_ROWS)
         header = c.line_with("USER ")
         self.assertEqual(header.split(), ["USER", "KEY", "NAME", "PROVIDER", "ENDPOINT", "PROV", "KEY",
-                                          "MODEL", "FORMAT", "REQS", "TTL▼", "CREATED"])
+                                          "MODEL", "FORMAT", "REQS", "HIT", "1h", "TTL▼", "CREATED"])
         self.assertEqual(c.position().strip(),
                          "rows 1–%d of %d · page 1/1 · sort TTL (expire_at) ▼ · → more columns"
                          % (LIVE_ROWS, LIVE_ROWS))
@@ -473,7 +473,8 @@ class ScreenTest(ConsoleTest):
         b = data["breakdown"]
         c = self.start()
         c.keys("3")
-        s = c.wait("Name mappings (")
+        # the whole view, not a frame caught half-way through being drawn
+        s = c.wait(lambda t: "Name mappings (" in t and "Unmapped (" in t and "unknown-model" in t)
         self.assertIn("Breakdown: %d keys · model:id %d · provider_global %d · global_model:id %d · "
                       "name %d · resolve %d" % (data["total_keys"], b["model_by_id"],
                                                 b["model_by_provider_global"], b["global_model_by_id"],
