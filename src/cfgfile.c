@@ -347,7 +347,9 @@ int at_cfgfile_load(const char *path, bool must_exist, at_cfgfile *out, char *er
     at_cfgfile_init(out);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT && !must_exist) return 0;
+        /* the default location may be absent or unreadable (another user's
+         * HOME under sudo): only a file named with --config must be read */
+        if ((errno == ENOENT || errno == ENOTDIR || errno == EACCES) && !must_exist) return 0;
         snprintf(err, errlen, _("%s: cannot read the config file: %s"), path, strerror(errno));
         return -1;
     }

@@ -116,11 +116,13 @@ void con_fmt_bytes(long long v, char *out, size_t outlen)
 
 void con_fmt_time(double epoch, bool with_date, char *out, size_t outlen)
 {
-    if (isnan(epoch) || epoch <= 0) { snprintf(out, outlen, "-"); return; }
+    /* hostile data: no overflowing cast, no strftime of an unfilled tm */
+    if (!(epoch > 0 && epoch < 1e12)) { snprintf(out, outlen, "-"); return; }
     time_t t = (time_t)epoch;
     struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, outlen, with_date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm);
+    if (!localtime_r(&t, &tm) ||
+        strftime(out, outlen, with_date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm) == 0)
+        snprintf(out, outlen, "-");
 }
 
 void con_fmt_rate(double v, char *out, size_t outlen)

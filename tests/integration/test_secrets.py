@@ -1,0 +1,261 @@
+"""Secrets (issue 5, "Safety"): passwords never leak, and the process holding
+them cannot be inspected.
+
+  * a password given with --redis / --database draws a warning that points to
+    the environment or the env-file;
+  * no password appears in any error message (authentication failures, ACL
+    users, unreachable servers, sentinels, malformed URLs, libpq errors,
+    env-file errors), nor in the audit log;
+  * a password given on the command line is wiped from the process's argument
+    memory, so /proc/<pid>/cmdline (ps, top) of a running aethertop does not
+    show it;
+  * the process is non-dumpable: another process of the same (unprivileged)
+    user cannot read its /proc/<pid>/environ, where REDIS_URL and
+    DATABASE_URL passwords live, while a dumpable process of that user can
+    (the control that proves the check works). As root the check runs both
+    processes as `nobody`.
+
+The private Redis requires a password (requirepass) and has an ACL user.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+
+import extra_servers as xs
+import harness
+
+REDIS_PW = "RedisPw-3c1f9e-topsecret"
+ACL_PW = "AclPw-77a0b2-topsecret"
+WRONG_PW = "WrongPw-5d2e-topsecret"
+PG_PW = "PgPw-9b8c7d-topsecret"
+CMD_PW = "CmdlinePw-e4f5a6-topsecret"
+ALL_PW = (REDIS_PW, ACL_PW, WRONG_PW, PG_PW, CMD_PW)
+
+
+class SecretsTest(harness.IntegrationTest):
+    REDIS_DB = 13
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        xs.need_redis_server()
+        cls.tmp = tempfile.mkdtemp(prefix="at-secrets-")
+        os.chmod(cls.tmp, 0o755)
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.srv = xs.start_redis(cls, cls.tmp, "redis", class_level=True)
+        c = cls.srv.client()
+        c.execute("ACL", "SETUSER", "oncall", "on", ">" + ACL_PW, "~*", "&*", "+@all")
+        c.execute("SETEX", "cache_affinity:key-1:CLAUDE:gm-1", 900, json.dumps(
+            {"provider_id": "prov-1", "endpoint_id": "ep-1", "key_id": "pk-1",
+             "expire_at": time.time() + 900, "request_count": 1}))
+        c.execute("CONFIG", "SET", "requirepass", REDIS_PW)
+        c.close()
+
+    def setUp(self):
+        self.audit = os.path.join(self.tmp, "audit-%s.log" % self._testMethodName)
+
+    # ------------------------------------------------------------ helpers
+
+    def url(self, user="", pw=REDIS_PW, port=None):
+        cred = "%s:%s@" % (user, pw) if pw is not None else ""
+        return "redis://%s127.0.0.1:%d/0" % (cred, port or self.srv.port)
+
+    def run_at(self, args, env=None, expect_rc=None):
+        rc, out, err = self.ctx.run_aethertop([str(a) for a in args] + ["--audit-log", self.audit],
+                                              env=env, binary=True)
+        xs.assert_clean(self, args, out, err)
+        out, err = out.decode(), err.decode()
+        for pw in ALL_PW:
+            self.assertNotIn(pw, out, "password in stdout of %s" % args)
+            self.assertNotIn(pw, err, "password in stderr of %s" % args)
+        if expect_rc is not None:
+            self.assertEqual(rc, expect_rc, "%s: stderr %r" % (args, err))
+        return rc, out, err
+
+    # ------------------------------------------------------------ warnings
+
+    def test_password_on_command_line_warns(self):
+        for flag, value in (("--redis", self.url()), ("--redis", self.url(user="oncall", pw=ACL_PW))):
+            rc, out, err = self.run_at(["list", "--json", flag, value], expect_rc=0)
+            self.assertIn("warning", err)
+            self.assertIn("command line", err)
+            self.assertRegex(err, r"environment|--env-file|env-file")
+            self.assertEqual(json.loads(out)["data"]["meta"]["total"], 1)
+        pg = self.ctx.database_url.replace("postgresql://postgres@", "postgresql://postgres:%s@" % PG_PW)
+        rc, out, err = self.run_at(["list", "--json", "--database", pg], env={"REDIS_URL": self.url()},
+                                   expect_rc=0)
+        self.assertIn("DATABASE_URL", err)
+        self.assertRegex(err, r"environment|env-file")
+        # from the environment: no warning
+        rc, out, err = self.run_at(["list", "--json"], env={"REDIS_URL": self.url()}, expect_rc=0)
+        self.assertNotIn("warning", err)
+
+    # ------------------------------------------------------------ error messages
+
+    def test_no_password_in_error_messages(self):
+        cases = [
+            # (env, args, expected rc, a phrase of the reason)
+            ({"REDIS_URL": self.url(pw=WRONG_PW)}, ["list"], 3, "authentication failed"),
+            ({"REDIS_URL": self.url(user="oncall", pw=WRONG_PW)}, ["list"], 3, "authentication failed"),
+            ({"REDIS_URL": self.url(user="nobody-here", pw=ACL_PW)}, ["stats"], 3, "authentication failed"),
+            ({"REDIS_URL": self.url(pw=None)}, ["list"], 3, "NOAUTH"),
+            ({"REDIS_URL": None, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.srv.port),
+              "REDIS_PASSWORD": WRONG_PW}, ["list"], 3, "authentication failed"),
+            ({"REDIS_URL": self.url(pw=REDIS_PW, port=xs.free_port())}, ["list"], 3, "cannot connect"),
+            ({"REDIS_URL": None, "REDIS_SENTINEL_HOSTS": "127.0.0.1:%d" % xs.free_port(),
+              "REDIS_PASSWORD": REDIS_PW}, ["list"], 3, "sentinel"),
+            ({"REDIS_URL": "redis://:%s@127.0.0.1:notaport/0" % REDIS_PW}, ["list"], 2, "REDIS_URL"),
+            ({"REDIS_URL": "redis://:%s@127.0.0.1/notadb" % REDIS_PW}, ["list"], 2, "REDIS_URL"),
+            ({"REDIS_URL": "rediss://user:%s@" % REDIS_PW}, ["list"], 2, "REDIS_URL"),
+            ({"REDIS_URL": "redis://:%s@[::1/0" % REDIS_PW}, ["list"], 2, "REDIS_URL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s@127.0.0.1:%d/x"
+              % (PG_PW, xs.free_port())}, ["affinity", "someone"], 3, "PostgreSQL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s@127.0.0.1:99999/x" % PG_PW},
+             ["list"], 2, "DATABASE_URL"),
+            # libpq ends the credentials at the first '/' or '@', so a password
+            # holding one of them reaches libpq's "port" (found by fuzz_url)
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s/x@127.0.0.1/db" % PG_PW},
+             ["list"], 2, "DATABASE_URL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgres://@:%s@+h/db" % PG_PW},
+             ["list"], 2, "DATABASE_URL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s@127.0.0.1/x?sslmode=bogus"
+              % PG_PW}, ["affinity", "someone"], None, "sslmode"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://u:%s%%ZZ@127.0.0.1/x" % PG_PW},
+             ["affinity", "someone"], None, ""),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "host=127.0.0.1 port=%d password=%s dbname=x"
+              % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "host=127.0.0.1 password='%s" % PG_PW},
+             ["list"], 2, "DATABASE_URL"),
+            ({"REDIS_URL": None, "DATABASE_URL": None, "DB_HOST": "127.0.0.1",
+              "DB_PORT": str(xs.free_port()), "DB_PASSWORD": PG_PW, "REDIS_PASSWORD": REDIS_PW,
+              "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.srv.port)}, ["affinity", "x"], 3, "PostgreSQL"),
+        ]
+        for env, args, want_rc, phrase in cases:
+            rc, out, err = self.run_at(args, env=env)
+            if want_rc is not None:
+                self.assertEqual(rc, want_rc, "%s with %s: %r" % (args, env, err))
+            else:
+                self.assertNotEqual(rc, 0, "%s with %s" % (args, env))
+            self.assertIn(phrase, err, "%s with %s" % (args, env))
+            self.assertLessEqual(len(err.strip().splitlines()), 2, err)
+
+    def test_env_file_errors_hide_values(self):
+        path = os.path.join(self.tmp, "gateway.env")
+        with open(path, "w") as f:
+            f.write("REDIS_URL=redis://:%s@127.0.0.1:%d/0\nDB_PASSWORD=\"%s\n" % (REDIS_PW, self.srv.port, PG_PW))
+        rc, out, err = self.run_at(["list", "--env-file", path], env={"REDIS_URL": None}, expect_rc=2)
+        self.assertIn("gateway.env:2", err)
+        with open(path, "w") as f:
+            f.write("REDIS_URL=redis://:%s@127.0.0.1:%d/0\nnot a setting %s\n" % (REDIS_PW, self.srv.port, PG_PW))
+        rc, out, err = self.run_at(["list", "--env-file", path], env={"REDIS_URL": None}, expect_rc=2)
+        self.assertIn("gateway.env:2", err)
+        with open(path, "w") as f:
+            f.write("REDIS_URL=redis://oncall:%s@127.0.0.1:%d/0\n" % (ACL_PW, self.srv.port))
+        rc, out, err = self.run_at(["list", "--json", "--env-file", path], env={"REDIS_URL": None},
+                                   expect_rc=0)
+        self.assertNotIn("warning", err)
+
+    # ------------------------------------------------------------ audit log
+
+    def test_audit_log_holds_no_password(self):
+        c = self.srv.client()
+        c.execute("AUTH", REDIS_PW)
+        c.execute("SETEX", "cache_affinity:key-2:CLAUDE:gm-1", 900, json.dumps({"provider_id": "prov-2"}))
+        c.close()
+        env = {"REDIS_URL": self.url(user="oncall", pw=ACL_PW), "SSH_CONNECTION": "10.0.0.1 5555 10.0.0.2 22"}
+        self.run_at(["clear", "provider", "prov-2", "--yes"], env=env, expect_rc=0)
+        self.run_at(["clear", "mapping", "x", "--yes"], env=dict(env, REDIS_URL=self.url()), expect_rc=0)
+        # a failing clear (wrong password) is not run, so it writes nothing
+        self.run_at(["clear", "all", "--yes"], env=dict(env, REDIS_URL=self.url(pw=WRONG_PW)), expect_rc=3)
+        with open(self.audit, encoding="utf-8") as f:
+            text = f.read()
+        for pw in ALL_PW:
+            self.assertNotIn(pw, text)
+        lines = [json.loads(line) for line in text.splitlines()]
+        self.assertEqual(len(lines), 2)
+        self.assertEqual(lines[0]["redis"], "127.0.0.1:%d/0" % self.srv.port)
+        self.assertEqual(lines[0]["ssh_connection"], "10.0.0.1 5555 10.0.0.2 22")
+        self.assertEqual(lines[0]["user"], pwd.getpwuid(os.geteuid()).pw_name)
+        self.assertEqual(lines[0]["count"], 1)
+
+    # ------------------------------------------------------------ the running process
+
+    def pause_redis(self, ms):
+        c = self.srv.client()
+        c.execute("AUTH", REDIS_PW)
+        c.execute("CLIENT", "PAUSE", ms, "ALL")
+        c.close()
+
+    def demote(self):
+        """preexec_fn: become `nobody` when running as root (None otherwise)."""
+        if os.geteuid() != 0:
+            return None
+        nobody = pwd.getpwnam("nobody")
+
+        def fn():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+        return fn
+
+    def spawn(self, argv, env):
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=self.demote(), cwd="/")
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.communicate()))
+        return proc
+
+    def read_as_same_user(self, path):
+        """Try to read `path` as the user the spawned processes run as.
+        Returns (ok, bytes-or-error)."""
+        proc = subprocess.run(["cat", path], capture_output=True, preexec_fn=self.demote(), timeout=10)
+        return proc.returncode == 0, proc.stdout if proc.returncode == 0 else proc.stderr
+
+    def test_cmdline_hides_password_and_process_is_not_dumpable(self):
+        env = self.ctx.env({"REDIS_URL": None, "DATABASE_URL": "postgresql://postgres:%s@127.0.0.1:%d/x"
+                            % (PG_PW, xs.free_port()),
+                            # LeakSanitizer cannot stop the world of a non-dumpable
+                            # process it may not ptrace; this run is killed anyway
+                            "ASAN_OPTIONS": "detect_leaks=0",
+                            # a HOME the demoted user may read (no config file there)
+                            "HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp, "XDG_STATE_HOME": self.tmp})
+        self.pause_redis(4000)
+        argv = [harness.AETHERTOP, "list", "--timeout", "6", "--redis",
+                "redis://oncall:%s@127.0.0.1:%d/0" % (CMD_PW, self.srv.port)]
+        proc = self.spawn(argv, env)
+        control = self.spawn(["sleep", "30"], env)
+        time.sleep(1.0)
+        if proc.poll() is not None:
+            self.fail("aethertop should be waiting for the paused Redis; it exited %s: %r"
+                      % (proc.returncode, proc.communicate()[1][-2000:]))
+        pid = proc.pid
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read()
+        self.assertNotIn(CMD_PW.encode(), cmdline, "password visible in /proc/%d/cmdline" % pid)
+        self.assertIn(b"oncall", cmdline, "only the password is hidden")
+        self.assertIn(b"list", cmdline)
+        # non-dumpable: the same unprivileged user cannot read its environment
+        ok, data = self.read_as_same_user("/proc/%d/environ" % pid)
+        self.assertFalse(ok, "another process of the same user read aethertop's environment")
+        self.assertIn(b"Permission denied", data)
+        if os.geteuid() == 0:
+            # the kernel gives the /proc files of a non-dumpable task to root
+            self.assertEqual(os.stat("/proc/%d/environ" % pid).st_uid, 0)
+            self.assertEqual(os.stat("/proc/%d/environ" % control.pid).st_uid, pwd.getpwnam("nobody").pw_uid)
+        # control: a dumpable process of that user is readable, so the check is real
+        ok, data = self.read_as_same_user("/proc/%d/environ" % control.pid)
+        self.assertTrue(ok, "control process environ unreadable: %r" % data)
+        self.assertIn(PG_PW.encode(), data)
+        proc.kill()
+        proc.communicate()
+        control.kill()
+        control.communicate()
+        time.sleep(3.2)  # let the pause end for the next test
+
+
+if __name__ == "__main__":
+    harness.main()

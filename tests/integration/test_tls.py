@@ -1,0 +1,235 @@
+"""Integration tests of rediss:// (TLS) to Redis (issue 5, "Connecting like
+production"). The test makes its own CA and certificates with openssl and
+starts its own redis-server processes with TLS on (no plain port):
+
+  * verified: server certificate for localhost + 127.0.0.1, signed by our CA;
+  * other-name: certificate for other.example only (host name must not match);
+  * client-auth: --tls-auth-clients yes (a client certificate is required).
+
+aethertop must verify the chain and the host name by default, accept the CA
+given with --redis-ca, refuse untrusted or mismatching certificates with exit
+3 and a message saying the certificate was not accepted, connect without
+verification only with --insecure, and present a client certificate given
+with --redis-cert / --redis-key. Every wait is bounded by --timeout.
+"""
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+
+import extra_servers as xs
+import harness
+
+
+class TLSRedis(harness.Redis):
+    """harness.Redis over TLS (to put test data in the TLS servers)."""
+
+    def __init__(self, port, certs, db=0):  # pylint: disable=super-init-not-called
+        ctx = ssl.create_default_context(cafile=certs["ca"])
+        ctx.load_cert_chain(certs["client_cert"], certs["client_key"])
+        ctx.check_hostname = False   # the other-name server too; the chain is still verified
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.port = port
+        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.reader = self.sock.makefile("rb")
+        self.db = db
+        if db:
+            self.execute("SELECT", db)
+
+
+def affinity_value(provider, endpoint="e-1", key_id="pk-1", ttl=600):
+    now = time.time()
+    return json.dumps({"provider_id": provider, "endpoint_id": endpoint, "key_id": key_id,
+                       "api_format": "CLAUDE", "model_name": "m-1", "created_at": now - 10,
+                       "expire_at": now + ttl, "request_count": 3})
+
+
+class TLSTest(harness.IntegrationTest):
+    REDIS_DB = 10
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        xs.need_redis_server()
+        if not xs.OPENSSL:
+            raise AssertionError("the openssl command is not installed (apt-get install openssl): "
+                                 "it makes the test certificates")
+        cls.tmp = tempfile.mkdtemp(prefix="at-tls-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)   # runs last: after the servers stop
+        cls.certs = xs.make_certs(cls.tmp)
+        cls.verified = xs.start_redis(cls, cls.tmp, "verified", kind="tls", tls=cls.certs,
+                                      args=["--tls-auth-clients", "optional"], class_level=True)
+        other = dict(cls.certs, server_cert=cls.certs["other_cert"], server_key=cls.certs["other_key"])
+        cls.other = xs.start_redis(cls, cls.tmp, "othername", kind="tls", tls=other,
+                                   args=["--tls-auth-clients", "optional"], class_level=True)
+        cls.clientauth = xs.start_redis(cls, cls.tmp, "clientauth", kind="tls", tls=cls.certs,
+                                        args=["--tls-auth-clients", "yes"], class_level=True)
+        # a few affinities in each server (db 0 of our private servers)
+        for srv in (cls.verified, cls.other, cls.clientauth):
+            c = TLSRedis(srv.port, cls.certs)
+            c.execute("FLUSHALL")
+            c.execute("SETEX", "cache_affinity:key-tls-1:CLAUDE:m-1", 600, affinity_value("prov-tls-a"))
+            c.execute("SETEX", "cache_affinity:key-tls-2:CLAUDE:m-1", 600, affinity_value("prov-tls-b"))
+            c.close()
+
+    # ------------------------------------------------------------ helpers
+
+    def run_at(self, args, timeout=30):
+        rc, out, err = self.ctx.run_aethertop([str(a) for a in args], timeout=timeout, binary=True,
+                                              env={"REDIS_URL": None})
+        xs.assert_clean(self, args, out, err)
+        return rc, out.decode("utf-8"), err.decode("utf-8")
+
+    def list_keys(self, args):
+        rc, out, err = self.run_at(["list", "--json"] + args)
+        self.assertEqual(rc, 0, "list over TLS failed: %s" % err)
+        doc = json.loads(out)
+        return sorted(i["affinity_key"] for i in doc["data"]["items"])
+
+    def assert_refused(self, args, *phrases):
+        t0 = time.monotonic()
+        rc, out, err = self.run_at(["list", "--json", "--timeout", "5"] + args)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 3, "expected exit 3 (unreachable); stdout %r stderr %r" % (out, err))
+        self.assertEqual(out, "", "nothing on stdout when the connection is refused")
+        for p in phrases:
+            self.assertIn(p, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, "a one-line reason: %r" % err)
+        self.assertLess(elapsed, 10)
+        return err
+
+    # ------------------------------------------------------------ tests
+
+    def test_verified_with_ca(self):
+        url = "rediss://localhost:%d/0" % self.verified.port
+        self.assertEqual(self.list_keys(["--redis", url, "--redis-ca", self.certs["ca"]]),
+                         ["key-tls-1", "key-tls-2"])
+        # IP address in the URL: the certificate's IP SAN matches
+        url_ip = "rediss://127.0.0.1:%d/0" % self.verified.port
+        self.assertEqual(self.list_keys(["--redis", url_ip, "--redis-ca", self.certs["ca"]]),
+                         ["key-tls-1", "key-tls-2"])
+        rc, out, err = self.run_at(["stats", "--json", "--redis", url, "--redis-ca", self.certs["ca"]])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["data"]["redis"]["role"], "master")
+
+    def test_untrusted_certificate_refused(self):
+        url = "rediss://localhost:%d/0" % self.verified.port
+        # no --redis-ca: the system store does not know our CA
+        err = self.assert_refused(["--redis", url], "certificate", "not accepted")
+        self.assertIn("localhost", err)
+        # a CA that did not sign the server certificate
+        self.assert_refused(["--redis", url, "--redis-ca", self.certs["rogue_ca"]],
+                            "certificate", "not accepted")
+
+    def test_wrong_host_name_refused(self):
+        # certificate for other.example, chain trusted
+        url = "rediss://localhost:%d/0" % self.other.port
+        err = self.assert_refused(["--redis", url, "--redis-ca", self.certs["ca"]],
+                                  "certificate", "not accepted")
+        self.assertIn("mismatch", err)
+        url_ip = "rediss://127.0.0.1:%d/0" % self.other.port
+        err = self.assert_refused(["--redis", url_ip, "--redis-ca", self.certs["ca"]],
+                                  "certificate", "not accepted")
+        self.assertIn("mismatch", err)
+
+    def test_insecure_connects_without_verification(self):
+        url = "rediss://localhost:%d/0" % self.verified.port
+        self.assertEqual(self.list_keys(["--redis", url, "--insecure"]), ["key-tls-1", "key-tls-2"])
+        # even to a certificate for another name
+        url2 = "rediss://localhost:%d/0" % self.other.port
+        self.assertEqual(self.list_keys(["--redis", url2, "--insecure"]), ["key-tls-1", "key-tls-2"])
+
+    def test_client_certificate(self):
+        url = "rediss://localhost:%d/0" % self.clientauth.port
+        keys = self.list_keys(["--redis", url, "--redis-ca", self.certs["ca"],
+                               "--redis-cert", self.certs["client_cert"],
+                               "--redis-key", self.certs["client_key"]])
+        self.assertEqual(keys, ["key-tls-1", "key-tls-2"])
+        # without one the server hangs up: exit 3 with a reason, never a hang
+        rc, out, err = self.run_at(["list", "--json", "--timeout", "3", "--redis", url,
+                                    "--redis-ca", self.certs["ca"]])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("Redis localhost:%d" % self.clientauth.port, err)
+        self.assertIn("certificate required", err)   # the server's TLS alert, not just "broken pipe"
+
+    def test_bad_client_certificate_file(self):
+        url = "rediss://localhost:%d/0" % self.clientauth.port
+        missing = os.path.join(self.tmp, "no-such-cert.pem")
+        rc, out, err = self.run_at(["list", "--redis", url, "--redis-ca", self.certs["ca"],
+                                    "--redis-cert", missing, "--redis-key", missing])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("client certificate", err)
+
+    def test_clear_and_large_values_over_tls(self):
+        """Bulk traffic over TLS: many keys, a 1 MiB value, a clear."""
+        c = TLSRedis(self.verified.port, self.certs, db=1)
+        c.execute("FLUSHDB")
+        c.pipeline([("SETEX", "cache_affinity:bulk-%05d:CLAUDE:m" % i, 600,
+                     affinity_value("prov-bulk-%d" % (i % 3))) for i in range(5000)])
+        c.execute("SETEX", "cache_affinity:big:CLAUDE:m", 600, b"x" * (1 << 20))
+        url = "rediss://localhost:%d/1" % self.verified.port
+        ca = ["--redis-ca", self.certs["ca"]]
+        rc, out, err = self.run_at(["stats", "--json", "--redis", url] + ca, timeout=120)
+        self.assertEqual(rc, 0, err)
+        data = json.loads(out)["data"]
+        self.assertEqual(data["total_affinity_keys"], 5000)
+        self.assertEqual(data["unreadable_skipped"], 1)
+        self.assertIn("1 unreadable affinity skipped", err)
+        rc, out, err = self.run_at(["clear", "provider", "prov-bulk-1", "--yes", "--json",
+                                    "--redis", url, "--audit-log",
+                                    os.path.join(self.tmp, "audit.log")] + ca, timeout=120)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["count"], 1667)
+        left = [k for k in c.keys("cache_affinity:bulk-*")]
+        self.assertEqual(len(left), 5000 - 1667)
+        c.execute("FLUSHDB")
+        c.close()
+
+    def test_tls_to_plain_server_fails_fast(self):
+        """rediss:// to a server that speaks plain RESP: a handshake error."""
+        url = "rediss://127.0.0.1:%d/0" % harness.REDIS_PORT
+        t0 = time.monotonic()
+        rc, out, err = self.run_at(["list", "--timeout", "2", "--redis", url, "--insecure"])
+        self.assertEqual(rc, 3, err)
+        self.assertIn("TLS", err)
+        self.assertLess(time.monotonic() - t0, 8)
+
+    def test_tls_handshake_timeout(self):
+        """A server that accepts the TCP connection but never answers the
+        ClientHello: the handshake is bounded by --timeout."""
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(8)
+        self.addCleanup(lsock.close)
+        held = []
+        stop = threading.Event()
+
+        def accept():
+            lsock.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    held.append(lsock.accept()[0])
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=accept, daemon=True)
+        t.start()
+        self.addCleanup(lambda: [s.close() for s in held])
+        self.addCleanup(stop.set)
+        url = "rediss://localhost:%d/0" % lsock.getsockname()[1]
+        t0 = time.monotonic()
+        rc, out, err = self.run_at(["list", "--timeout", "1", "--redis", url,
+                                    "--redis-ca", self.certs["ca"]])
+        elapsed = time.monotonic() - t0
+        self.assertEqual(rc, 3, err)
+        self.assertIn("timed out", err)
+        self.assertLess(elapsed, 4, "the handshake must honour --timeout 1")
+
+
+if __name__ == "__main__":
+    harness.main()
