@@ -5,7 +5,8 @@ position line, or (idle SECONDS) the bytes written to the terminal per second
 while nothing happens, with a 1 s refresh. Stdlib only."""
 import fcntl, os, pty, re, select, signal, struct, sys, termios, time
 
-MARKER = re.compile(rb"rows [0-9][0-9,]*\S*[0-9]")
+# the position line of a screen that shows data: "rows 1–27 of 10,088"
+MARKER = re.compile(rb"rows [1-9][0-9,]*\S+ of [1-9]")
 
 
 def spawn(exe, args):

@@ -17,19 +17,34 @@
 
 /* Each key of the batch whose JSON value has provider_id == ARGV[1] at this
  * moment: deleted when ARGV[2] is "1", only counted otherwise (so the number
- * the confirmation shows is decided by the very same rule). */
+ * the confirmation shows is decided by the very same rule). When ARGV[3] is
+ * "1" the id holds only characters JSON never escapes, so a value that does
+ * not contain it verbatim cannot match and is not decoded at all: the script
+ * then costs about one GET per key, and Redis is blocked only briefly. */
 static const char LUA_CLEAR_PROVIDER[] =
     "local n = 0\n"
+    "local id, fast = ARGV[1], ARGV[3] == '1'\n"
     "for _, k in ipairs(KEYS) do\n"
     "  local v = redis.call('GET', k)\n"
-    "  if v then\n"
+    "  if v and (not fast or string.find(v, id, 1, true)) then\n"
     "    local ok, t = pcall(cjson.decode, v)\n"
-    "    if ok and type(t) == 'table' and t['provider_id'] == ARGV[1] then\n"
+    "    if ok and type(t) == 'table' and t['provider_id'] == id then\n"
     "      if ARGV[2] == '1' then n = n + redis.call('UNLINK', k) else n = n + 1 end\n"
     "    end\n"
     "  end\n"
     "end\n"
     "return n\n";
+
+/* Characters a JSON writer leaves as they are inside a string. */
+static bool json_verbatim(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.' || *s == ':'))
+            return false;
+    return true;
+}
 
 /* Delete KEYS[1] only if it exists and its endpoint_id is ARGV[1].
  * -1: missing, -2: endpoint differs or value unreadable, 1: deleted. */
@@ -104,8 +119,8 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         c->matched += (long long)n;
         return c->execute ? unlink_batch(c, n, keys, klens) : 0;
     case AT_CLEAR_PROVIDER: {
-        const char **argv = malloc((n + 5) * sizeof *argv);
-        size_t *argl = malloc((n + 5) * sizeof *argl);
+        const char **argv = malloc((n + 6) * sizeof *argv);
+        size_t *argl = malloc((n + 6) * sizeof *argl);
         char nkeys[24];
         snprintf(nkeys, sizeof nkeys, "%zu", n);
         argv[0] = "EVAL"; argl[0] = 4;
@@ -117,7 +132,9 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         argl[n + 3] = strlen(c->req->args[0]);
         argv[n + 4] = c->execute ? "1" : "0";
         argl[n + 4] = 1;
-        redisReply *rep = at_redis_command(c->r, (int)n + 5, argv, argl);
+        argv[n + 5] = json_verbatim(c->req->args[0]) ? "1" : "0";
+        argl[n + 5] = 1;
+        redisReply *rep = at_redis_command(c->r, (int)n + 6, argv, argl);
         free(argv);
         free(argl);
         if (!rep || rep->type != REDIS_REPLY_INTEGER) {
@@ -167,7 +184,9 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
     at_strmap_init(&c->key_ids);
     if (req->kind == AT_CLEAR_API_KEYS)
         for (size_t i = 0; i < req->n_args; i++) at_strmap_put(&c->key_ids, req->args[i], 1);
-    at_walk_opts o = {.count = 1000, .exclusive = execute || req->kind == AT_CLEAR_PROVIDER,
+    /* small batches: each command holds Redis only a few milliseconds even on
+     * a slow machine, so other clients are served in between */
+    at_walk_opts o = {.count = 200, .exclusive = execute || req->kind == AT_CLEAR_PROVIDER,
                       .values = req->kind == AT_CLEAR_API_KEYS};
     int rc = 0;
     if (req->kind == AT_CLEAR_MAPPINGS_ALL) {

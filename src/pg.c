@@ -47,8 +47,10 @@ static void one_line(char *s)
 at_pg *at_pg_open(const at_config *cfg, char *err, size_t errlen)
 {
     int timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : AT_DEFAULT_TIMEOUT_MS;
-    const char *keys[] = {"dbname", "application_name", "client_encoding", NULL};
-    const char *vals[] = {cfg->pg_conninfo ? cfg->pg_conninfo : "", "aethertop", "UTF8", NULL};
+    /* gssencmode comes first so the URL's own setting overrides it: without
+     * it, libpq spends a round trip asking every server for GSS encryption */
+    const char *keys[] = {"gssencmode", "dbname", "application_name", "client_encoding", NULL};
+    const char *vals[] = {"disable", cfg->pg_conninfo ? cfg->pg_conninfo : "", "aethertop", "UTF8", NULL};
     long long deadline = now_ms() + timeout_ms;
     PGconn *c = PQconnectStartParams(keys, vals, 1);
     PostgresPollingStatusType ps = PGRES_POLLING_WRITING;

@@ -388,7 +388,14 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
     s->arena = at_arena_new();
     at_interner_init(&s->strings, s->arena);
     walk_ctx w = {.s = s};
-    at_walk_opts wo = {.values = true, .count = 1000, .pause_us = opts ? opts->pause_us : 0};
+    /* a small key space is walked in fewer, larger batches (fewer round
+     * trips); a big one in batches of 1000 so no command holds Redis long */
+    long long keys = -1;
+    redisReply *dbs = at_redis_commandf(r, "DBSIZE");
+    if (dbs && dbs->type == REDIS_REPLY_INTEGER) keys = dbs->integer;
+    if (dbs) freeReplyObject(dbs);
+    at_walk_opts wo = {.values = true, .count = keys >= 0 && keys <= 100000 ? 5000 : 1000,
+                       .pause_us = opts ? opts->pause_us : 0};
     if (at_redis_walk(r, &wo, collect, &w) < 0) {
         snprintf(err, errlen, "Redis %s: %s", at_redis_describe(r), at_redis_error(r));
         at_snapshot_free(s);
