@@ -65,8 +65,9 @@ static void cell_of(const cJSON *v, char *num, size_t numlen, const char **out)
         *out = "true";
     } else if (cJSON_IsFalse(v)) {
         *out = "false";
-    } else if (cJSON_IsNumber(v)) {
-        double d = v->valuedouble;
+    } else if (cJSON_IsNumber(v) || cJSON_IsRaw(v)) {
+        /* floats come as raw text in their exact shortest form (report.c) */
+        double d = cJSON_IsRaw(v) ? strtod(v->valuestring, NULL) : v->valuedouble;
         if (isfinite(d) && d == floor(d) && fabs(d) < 1e15) snprintf(num, numlen, "%lld", (long long)d);
         else at_format_pyfloat(d, num, numlen);
         *out = num;

@@ -11,9 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A float the way Python's json.dumps writes it: the shortest text that reads
+ * back as exactly this double (cJSON's own printer settles for 15 digits that
+ * are only approximately equal, which loses timestamps' last digits). */
 cJSON *at_json_number_or_null(double v)
 {
-    return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+    if (!isfinite(v)) return cJSON_CreateNull();
+    char text[64];
+    at_format_pyfloat(v, text, sizeof text);
+    return cJSON_CreateRaw(text);
 }
 
 cJSON *at_json_string_or_null(const char *s)
@@ -54,7 +60,7 @@ cJSON *at_report_list_item(const at_snapshot *s, const at_affinity *a)
     add_str(o, "key_id", a->key_id);
     add_str(o, "key_name", pk ? pk->name : NULL);
     add_str(o, "key_prefix", pk ? pk->masked : NULL);
-    cJSON_AddNumberToObject(o, "rate_multiplier", pk ? pk->rate_multiplier : 1.0);
+    cJSON_AddItemToObject(o, "rate_multiplier", at_json_number_or_null(pk ? pk->rate_multiplier : 1.0));
     add_str(o, "global_model_id", a->model_name);
     add_str(o, "model_name", g && a->model_name ? g->name : a->model_name);
     add_str(o, "model_display_name", g && a->model_name ? g->display_name : NULL);

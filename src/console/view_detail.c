@@ -54,8 +54,9 @@ static int fields(con_app *app, const at_snapshot *s, const at_affinity *a, kv *
         if (cJSON_IsString(c)) snprintf(f->v, sizeof f->v, "%s", c->valuestring);
         else if (cJSON_IsNull(c)) snprintf(f->v, sizeof f->v, "null");
         else if (cJSON_IsBool(c)) snprintf(f->v, sizeof f->v, "%s", cJSON_IsTrue(c) ? "true" : "false");
-        else if (cJSON_IsNumber(c)) {
-            double d = c->valuedouble;
+        else if (cJSON_IsNumber(c) || cJSON_IsRaw(c)) {
+            /* floats come as raw text in their exact shortest form (report.c) */
+            double d = cJSON_IsRaw(c) ? strtod(c->valuestring, NULL) : c->valuedouble;
             if (strcmp(f->k, "created_at") == 0 || strcmp(f->k, "expire_at") == 0) {
                 char t[40];
                 con_fmt_time(d, true, t, sizeof t);
