@@ -35,6 +35,11 @@ struct con_view {
     void *state;
 };
 
+/* A view from its callbacks and state (copied into a new allocation). With no
+ * destroy callback, destroying frees the state and the view. */
+con_view *con_view_make(con_view callbacks);
+void con_view_free_plain(con_view *v);
+
 /* The seven tabs (1-7), then the views opened on top of them. */
 enum { VIEW_AFFINITIES, VIEW_GROUPS, VIEW_MAPPINGS, VIEW_STATS, VIEW_CONFIG, VIEW_HITS, VIEW_TTL, VIEW__TABS,
        VIEW_DETAIL = VIEW__TABS, VIEW_HELP, VIEW__COUNT };

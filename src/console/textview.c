@@ -74,3 +74,20 @@ void con_tv_free(con_textview *tv)
     free(tv->lines);
     memset(tv, 0, sizeof *tv);
 }
+
+/* ---- views --------------------------------------------------------------- */
+
+con_view *con_view_make(con_view callbacks)
+{
+    con_view *v = malloc(sizeof *v);
+    if (!v) abort();
+    *v = callbacks;
+    if (!v->destroy) v->destroy = con_view_free_plain;
+    return v;
+}
+
+void con_view_free_plain(con_view *v)
+{
+    free(v->state);
+    free(v);
+}

@@ -165,13 +165,7 @@ static void detail_destroy(con_view *v)
 
 con_view *con_view_detail_new(void)
 {
-    con_view *v = calloc(1, sizeof *v);
     detail_state *st = calloc(1, sizeof *st);
-    if (!v || !st) abort();
-    v->name = N_("Detail");
-    v->draw = detail_draw;
-    v->handle = detail_handle;
-    v->destroy = detail_destroy;
-    v->state = st;
-    return v;
+    if (!st) abort();
+    return con_view_make((con_view){.name = N_("Detail"), .draw = detail_draw, .handle = detail_handle, .destroy = detail_destroy, .state = st});
 }

@@ -177,13 +177,7 @@ static void grp_destroy(con_view *v)
 
 con_view *con_view_groups_new(void)
 {
-    con_view *v = calloc(1, sizeof *v);
     grp_state *st = calloc(1, sizeof *st);
-    if (!v || !st) abort();
-    v->name = N_("Groups");
-    v->draw = grp_draw;
-    v->handle = grp_handle;
-    v->destroy = grp_destroy;
-    v->state = st;
-    return v;
+    if (!st) abort();
+    return con_view_make((con_view){.name = N_("Groups"), .draw = grp_draw, .handle = grp_handle, .destroy = grp_destroy, .state = st});
 }

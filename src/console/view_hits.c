@@ -314,23 +314,9 @@ static void hits_leave(con_app *app, con_view *v)
     free_report(&app->hits5);
 }
 
-static void hits_destroy(con_view *v)
-{
-    free(v->state);
-    free(v);
-}
-
 con_view *con_view_hits_new(void)
 {
-    con_view *v = calloc(1, sizeof *v);
     hits_state *st = calloc(1, sizeof *st);
-    if (!v || !st) abort();
-    v->name = N_("Hits");
-    v->draw = hits_draw;
-    v->handle = hits_handle;
-    v->on_enter = hits_enter;
-    v->on_leave = hits_leave;
-    v->destroy = hits_destroy;
-    v->state = st;
-    return v;
+    if (!st) abort();
+    return con_view_make((con_view){.name = N_("Hits"), .draw = hits_draw, .handle = hits_handle, .on_enter = hits_enter, .on_leave = hits_leave, .state = st});
 }

@@ -290,23 +290,9 @@ static void map_leave(con_app *app, con_view *v)
     con_worker_want_mappings(app->worker, false);
 }
 
-static void map_destroy(con_view *v)
-{
-    free(v->state);
-    free(v);
-}
-
 con_view *con_view_mappings_new(void)
 {
-    con_view *v = calloc(1, sizeof *v);
     map_state *st = calloc(1, sizeof *st);
-    if (!v || !st) abort();
-    v->name = N_("Mappings");
-    v->draw = map_draw;
-    v->handle = map_handle;
-    v->on_enter = map_enter;
-    v->on_leave = map_leave;
-    v->destroy = map_destroy;
-    v->state = st;
-    return v;
+    if (!st) abort();
+    return con_view_make((con_view){.name = N_("Mappings"), .draw = map_draw, .handle = map_handle, .on_enter = map_enter, .on_leave = map_leave, .state = st});
 }

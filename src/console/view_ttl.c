@@ -157,23 +157,9 @@ static void ttl_leave(con_app *app, con_view *v)
     con_worker_want_ttl(app->worker, false);
 }
 
-static void ttl_destroy(con_view *v)
-{
-    free(v->state);
-    free(v);
-}
-
 con_view *con_view_ttl_new(void)
 {
-    con_view *v = calloc(1, sizeof *v);
     ttl_state *st = calloc(1, sizeof *st);
-    if (!v || !st) abort();
-    v->name = N_("TTL");
-    v->draw = ttl_draw;
-    v->handle = ttl_handle;
-    v->on_enter = ttl_enter;
-    v->on_leave = ttl_leave;
-    v->destroy = ttl_destroy;
-    v->state = st;
-    return v;
+    if (!st) abort();
+    return con_view_make((con_view){.name = N_("TTL"), .draw = ttl_draw, .handle = ttl_handle, .on_enter = ttl_enter, .on_leave = ttl_leave, .state = st});
 }
