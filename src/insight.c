@@ -1,7 +1,8 @@
 /* insight.c — prompt-cache effectiveness and TTL advice, computed inside
  * PostgreSQL from the gateway's `usage` table: one range scan on the
- * created_at index per report, grouped by GROUPING SETS, percentiles with
- * percentile_cont over window-function intervals. */
+ * created_at index per report (or its (user_id, created_at) index for the
+ * intervals), grouped by GROUPING SETS, percentiles with percentile_cont over
+ * window-function intervals; names joined after aggregation. */
 #include "aethertop/insight.h"
 #include "aethertop/pg.h"
 
@@ -67,25 +68,64 @@ static PGresult *timed_query(at_pg *pg, const char *sql, double param, double *m
     return res;
 }
 
+/* Rows whose provider was deleted keep only its name (usage.provider; the id
+ * was set to NULL): they form the one group with an empty id, labelled here
+ * by a second, rarely needed query, so the main one never carries names
+ * through its aggregation. A label still missing falls back to the id. */
+static int provider_label_fallback(at_pg *pg, long window_s, at_hits_report *out, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < out->n_by_provider; i++) {
+        at_hits_row *row = &out->by_provider[i];
+        if (*row->label) continue;
+        if (!*row->id) {
+            static const char sql[] =
+                "SELECT max(provider) FROM usage "
+                "WHERE provider_id IS NULL AND status = 'completed' "
+                "  AND created_at >= now() - make_interval(secs => $1::double precision)";
+            double ms = 0;
+            PGresult *res = timed_query(pg, sql, (double)window_s, &ms, err, errlen);
+            if (!res) return -1;
+            out->query_ms += ms;
+            if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+                free(row->label);
+                row->label = val(res, 0, 0);
+            }
+            PQclear(res);
+        } else {
+            free(row->label);
+            row->label = strdup(row->id);
+        }
+    }
+    return 0;
+}
+
 int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->window_s = window_s;
     /* grouping: 0 = total, 1 = provider, 2 = model, 3 = user */
+    /* aggregate the window's rows alone (one range scan on ix_usage_created_at),
+     * then look up names for the few hundred groups, not for every row; a
+     * provider's name comes from `providers` (the usage row's own copy is
+     * needed only once the provider was deleted: see provider_label_fallback) */
     static const char sql[] =
-        "SELECT CASE WHEN GROUPING(u.provider_id) = 0 THEN 1 WHEN GROUPING(u.model) = 0 THEN 2 "
-        "            WHEN GROUPING(u.user_id) = 0 THEN 3 ELSE 0 END AS g, "
-        "       COALESCE(u.provider_id, ''), COALESCE(u.model, ''), COALESCE(u.user_id, ''), "
-        "       max(COALESCE(NULLIF(p.display_name, ''), p.name, u.provider)), max(us.username), "
-        "       count(*), count(*) FILTER (WHERE u.cache_read_input_tokens > 0), "
-        "       COALESCE(sum(u.input_tokens), 0), COALESCE(sum(u.cache_read_input_tokens), 0), "
-        "       COALESCE(sum(u.cache_creation_input_tokens), 0), COALESCE(sum(u.cache_read_cost_usd), 0) "
-        "FROM usage u "
-        "LEFT JOIN providers p ON p.id = u.provider_id "
-        "LEFT JOIN users us ON us.id = u.user_id "
-        "WHERE u.created_at >= now() - make_interval(secs => $1::double precision) "
-        "  AND u.status = 'completed' "
-        "GROUP BY GROUPING SETS ((u.provider_id), (u.model), (u.user_id), ()) "
+        "SELECT a.g, COALESCE(a.provider_id, ''), COALESCE(a.model, ''), COALESCE(a.user_id, ''), "
+        "       COALESCE(NULLIF(p.display_name, ''), p.name), us.username, "
+        "       a.requests, a.cached, a.input, a.cache_read, a.cache_creation, a.cache_read_cost "
+        "FROM (SELECT CASE WHEN GROUPING(u.provider_id) = 0 THEN 1 WHEN GROUPING(u.model) = 0 THEN 2 "
+        "                  WHEN GROUPING(u.user_id) = 0 THEN 3 ELSE 0 END AS g, "
+        "             u.provider_id, u.model, u.user_id, "
+        "             count(*) AS requests, count(*) FILTER (WHERE u.cache_read_input_tokens > 0) AS cached, "
+        "             COALESCE(sum(u.input_tokens), 0) AS input, "
+        "             COALESCE(sum(u.cache_read_input_tokens), 0) AS cache_read, "
+        "             COALESCE(sum(u.cache_creation_input_tokens), 0) AS cache_creation, "
+        "             COALESCE(sum(u.cache_read_cost_usd), 0) AS cache_read_cost "
+        "      FROM usage u "
+        "      WHERE u.created_at >= now() - make_interval(secs => $1::double precision) "
+        "        AND u.status = 'completed' "
+        "      GROUP BY GROUPING SETS ((u.provider_id), (u.model), (u.user_id), ())) a "
+        "LEFT JOIN providers p ON p.id = a.provider_id "
+        "LEFT JOIN users us ON us.id = a.user_id "
         "ORDER BY 1, 7 DESC";
     PGresult *res = timed_query(pg, sql, (double)window_s, &out->query_ms, err, errlen);
     if (!res) return -1;
@@ -110,6 +150,10 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
     }
     if (!out->total.id) { out->total.id = strdup(""); out->total.label = strdup("total"); out->total.token_hit_rate = -1; }
     PQclear(res);
+    if (provider_label_fallback(pg, window_s, out, err, errlen) < 0) {
+        at_hits_free(out);
+        return -1;
+    }
     return 0;
 }
 
@@ -144,18 +188,21 @@ int at_ttl_advice_build(at_pg *pg, double hours, at_ttl_advice *out, char *err, 
     memset(out, 0, sizeof *out);
     out->hours = hours;
     /* users with at least two intervals (three requests) in the window */
+    /* users with at least two intervals (three requests) in the window; the
+     * three percentiles come from one sort per user (percentile_cont over an
+     * array), gaps in float minutes (date_part, not the numeric EXTRACT), and
+     * names are looked up once per user after grouping */
     static const char sql[] =
-        "WITH r AS ("
-        "  SELECT user_id, EXTRACT(EPOCH FROM created_at - lag(created_at) "
-        "         OVER (PARTITION BY user_id ORDER BY created_at)) / 60.0 AS gap "
-        "  FROM usage WHERE created_at >= now() - make_interval(secs => $1::double precision * 3600) "
-        "    AND user_id IS NOT NULL) "
-        "SELECT r.user_id, max(us.username), count(*) + 1, "
-        "       percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), "
-        "       percentile_cont(0.75) WITHIN GROUP (ORDER BY gap), "
-        "       percentile_cont(0.9) WITHIN GROUP (ORDER BY gap) "
-        "FROM r LEFT JOIN users us ON us.id = r.user_id "
-        "WHERE gap IS NOT NULL GROUP BY r.user_id HAVING count(*) >= 2 "
+        "SELECT a.user_id, us.username, a.requests, a.p[1], a.p[2], a.p[3] "
+        "FROM (SELECT r.user_id, count(*) + 1 AS requests, "
+        "             percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY r.gap) AS p "
+        "      FROM (SELECT user_id, date_part('epoch', created_at - lag(created_at) "
+        "                   OVER (PARTITION BY user_id ORDER BY created_at)) / 60.0 AS gap "
+        "            FROM usage "
+        "            WHERE created_at >= now() - make_interval(secs => $1::double precision * 3600) "
+        "              AND user_id IS NOT NULL) r "
+        "      WHERE r.gap IS NOT NULL GROUP BY r.user_id HAVING count(*) >= 2) a "
+        "LEFT JOIN users us ON us.id = a.user_id "
         "ORDER BY 3 DESC, 1";
     PGresult *res = timed_query(pg, sql, hours, &out->query_ms, err, errlen);
     if (!res) return -1;

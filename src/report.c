@@ -332,6 +332,8 @@ cJSON *at_report_hits(const at_hits_report *const *reports, size_t n)
         const at_hits_report *r = reports[i];
         cJSON *w = cJSON_CreateObject();
         add_int(w, "window_seconds", r->window_s);
+        /* how long PostgreSQL took, for whoever watches the cost of asking */
+        cJSON_AddNumberToObject(w, "query_ms", round(r->query_ms * 10.0) / 10.0);
         cJSON_AddItemToObject(w, "total", hits_row(&r->total, NULL, NULL));
         cJSON_AddItemToObject(w, "by_provider", hits_list(r->by_provider, r->n_by_provider, "provider_id", "provider_name"));
         cJSON_AddItemToObject(w, "by_model", hits_list(r->by_model, r->n_by_model, "model", NULL));
@@ -348,6 +350,7 @@ cJSON *at_report_ttl_advice(const at_ttl_advice *a)
     cJSON *d = cJSON_AddObjectToObject(root, "data");
     cJSON_AddNumberToObject(d, "hours", a->hours);
     add_int(d, "users_analyzed", (long long)a->n_users);
+    cJSON_AddNumberToObject(d, "query_ms", round(a->query_ms * 10.0) / 10.0);
     cJSON *sum = cJSON_AddObjectToObject(d, "summary");
     static const char *const names[4] = {"5", "15", "30", "60"};
     for (int i = 0; i < 4; i++) add_int(sum, names[i], a->bucket_users[i]);

@@ -985,7 +985,7 @@ static const char *const UNKNOWN_MODELS[] = {"gpt-4-32k", "claude-2.1", "text-da
 
 typedef struct {
     const char *redis_url, *database_url, *encryption_key, *schema;
-    long users, api_keys, providers, models, affinities, mappings, usage, min_ttl;
+    long users, api_keys, providers, models, affinities, mappings, usage, min_ttl, usage_hours;
     uint64_t seed;
     bool seed_given;
     double rate, duration, switch_ratio, new_ratio, usage_ratio;
@@ -1019,7 +1019,9 @@ static void print_help(void)
         "  --models N           global models (default 8)\n"
         "  --affinities N       cache_affinity keys (default 2000)\n"
         "  --mappings N         global_model:resolve entries (default 20)\n"
-        "  --usage N            usage rows spread over the last 2 hours (default 5000)\n"
+        "  --usage N            usage rows over the last --usage-hours, written in time\n"
+        "                       order as the gateway appends them (default 5000)\n"
+        "  --usage-hours H      hours the usage rows span (default 2)\n"
         "  --min-ttl S          shortest remaining affinity TTL in seconds (default 1; capped\n"
         "                       at the provider key's TTL)\n"
         "traffic options:\n"
@@ -1056,7 +1058,7 @@ static double opt_double(const char *name, const char *s, double lo, double hi)
 enum {
     O_REDIS = 1000, O_DATABASE, O_ENCKEY, O_USERS, O_APIKEYS, O_PROVIDERS, O_MODELS,
     O_AFFINITIES, O_MAPPINGS, O_USAGE, O_SEED, O_SCHEMA, O_RATE, O_DURATION, O_SWITCH,
-    O_NEW, O_USAGE_RATIO, O_MIN_TTL, O_HELP
+    O_NEW, O_USAGE_RATIO, O_MIN_TTL, O_USAGE_HOURS, O_HELP
 };
 
 static void parse_options(int argc, char **argv, bool traffic, options *o)
@@ -1072,6 +1074,7 @@ static void parse_options(int argc, char **argv, bool traffic, options *o)
         {"affinities", required_argument, 0, O_AFFINITIES},
         {"mappings", required_argument, 0, O_MAPPINGS},
         {"usage", required_argument, 0, O_USAGE},
+        {"usage-hours", required_argument, 0, O_USAGE_HOURS},
         {"seed", required_argument, 0, O_SEED},
         {"schema", required_argument, 0, O_SCHEMA},
         {"rate", required_argument, 0, O_RATE},
@@ -1092,6 +1095,7 @@ static void parse_options(int argc, char **argv, bool traffic, options *o)
     o->mappings = 20;
     o->usage = 5000;
     o->min_ttl = 1;
+    o->usage_hours = 2;
     o->seed = 1;
     o->rate = -1;
     o->switch_ratio = 0.02;
@@ -1106,7 +1110,7 @@ static void parse_options(int argc, char **argv, bool traffic, options *o)
         bool seed_only = ch == O_ENCKEY || ch == O_USERS || ch == O_APIKEYS ||
                          ch == O_PROVIDERS || ch == O_MODELS || ch == O_AFFINITIES ||
                          ch == O_MAPPINGS || ch == O_USAGE || ch == O_SCHEMA ||
-                         ch == O_MIN_TTL;
+                         ch == O_MIN_TTL || ch == O_USAGE_HOURS;
         bool traffic_only = ch == O_RATE || ch == O_DURATION || ch == O_SWITCH || ch == O_NEW ||
                             ch == O_USAGE_RATIO;
         if ((seed_only && traffic) || (traffic_only && !traffic))
@@ -1123,6 +1127,7 @@ static void parse_options(int argc, char **argv, bool traffic, options *o)
         case O_AFFINITIES: o->affinities = opt_long("--affinities", optarg, 0, 100000000); break;
         case O_MAPPINGS: o->mappings = opt_long("--mappings", optarg, 0, 10000000); break;
         case O_USAGE: o->usage = opt_long("--usage", optarg, 0, 100000000); break;
+        case O_USAGE_HOURS: o->usage_hours = opt_long("--usage-hours", optarg, 1, 24 * 400); break;
         case O_MIN_TTL: o->min_ttl = opt_long("--min-ttl", optarg, 1, 86400); break;
         case O_SEED:
             o->seed = (uint64_t)opt_long("--seed", optarg, 0, LONG_MAX);
@@ -1568,8 +1573,11 @@ static int cmd_seed(const options *o)
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             "system_configs");
 
-    /* usage over the last two hours */
+    /* usage over the last --usage-hours, oldest first: the gateway appends a
+     * row as each request finishes, so the table's physical order follows
+     * created_at (one row per equal time slice, jittered inside it) */
     copy_begin(&cw, pg, "usage", USAGE_COLUMNS);
+    double span = (double)o->usage_hours * 3600.0;
     for (long i = 0; i < o->usage && w.n_md && w.n_ak; i++) {
         int md = (int)rnd_below(w.n_md);
         const char *requested = NULL;
@@ -1578,7 +1586,7 @@ static int cmd_seed(const options *o)
             make_alias(alias, sizeof alias, 0, w.gm[w.md[md].gm].name);
             if (smap_get(&alias_ix, alias) >= 0) requested = alias;
         }
-        usage_row(&cw, &w, (int)rnd_below(w.n_ak), md, -1, -1, now - rnd_unit() * 7200.0, requested,
+        usage_row(&cw, &w, (int)rnd_below(w.n_ak), md, -1, -1, now - span * (1.0 - ((double)i + rnd_unit()) / (double)o->usage), requested,
                   (uint64_t)i);
     }
     long long usage_rows = copy_end(&cw);

@@ -162,6 +162,51 @@ class SimSeedTest(harness.IntegrationTest):
             "LEFT JOIN api_keys k ON k.id = u.api_key_id "
             "WHERE p.name IS DISTINCT FROM u.provider OR k.user_id IS DISTINCT FROM u.user_id")
         self.assertEqual(bad, 0)
+        # appended oldest first, as the gateway writes them: the table's
+        # physical order follows created_at (PostgreSQL may still drop a
+        # short row into an earlier page's free space), so a window's rows
+        # sit together on disk
+        corr = self.ctx.query_value(
+            "SELECT corr((ctid::text::point)[0], extract(epoch FROM created_at)::float8) FROM usage")
+        self.assertGreater(float(corr), 0.99)
+
+    def test_ttl_advice_percentiles_recomputed(self):
+        """aethertop's per-user interval percentiles equal ones computed here
+        from the raw rows (linear interpolation, as percentile_cont does)."""
+        rows = self.ctx.query("SELECT user_id, extract(epoch FROM created_at)::float8 AS t FROM usage "
+                              "WHERE user_id IS NOT NULL ORDER BY user_id, created_at")
+        times = {}
+        for r in rows:
+            times.setdefault(r["user_id"], []).append(float(r["t"]))
+
+        def pct(sorted_vals, p):
+            pos = p * (len(sorted_vals) - 1)
+            lo = int(pos)
+            hi = min(lo + 1, len(sorted_vals) - 1)
+            return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (pos - lo)
+
+        expect = {}
+        for user, ts in times.items():
+            gaps = sorted((b - a) / 60.0 for a, b in zip(ts, ts[1:]))
+            if len(gaps) >= 2:
+                expect[user] = (len(ts), pct(gaps, 0.5), pct(gaps, 0.75), pct(gaps, 0.9))
+        self.assertGreater(len(expect), 10)
+        rc, out, err = self.ctx.run_aethertop(["ttl-advice", "--hours", "3", "--json"])
+        self.assertEqual(rc, 0, err)
+        data = json.loads(out)["data"]
+        got = {u["user_id"]: u for u in data["users"]}
+        self.assertEqual(set(got), set(expect))
+        buckets = {"5": 0, "15": 0, "30": 0, "60": 0}
+        for user, (n, p50, p75, p90) in expect.items():
+            u = got[user]
+            self.assertEqual(u["requests"], n, user)
+            self.assertAlmostEqual(u["p50_interval_minutes"], p50, places=4)
+            self.assertAlmostEqual(u["p75_interval_minutes"], p75, places=4)
+            self.assertAlmostEqual(u["p90_interval_minutes"], p90, places=4)
+            rec = 5 if p90 <= 5 else 15 if p75 <= 15 else 30 if p75 <= 30 else 60
+            self.assertEqual(u["recommended_ttl_minutes"], rec, user)
+            buckets[str(rec)] += 1
+        self.assertEqual(data["summary"], buckets)
 
     # --- Redis
 
