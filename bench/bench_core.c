@@ -324,6 +324,16 @@ static int bench_clear(bool provider)
         usleep(200000);
     }
     usleep(100000);
+    /* the same conditions without the clear: what this machine and the
+     * other clients alone make the probe wait */
+    usleep(3000000);
+    double baseline_ping_ms = max_ping_ms;
+    max_ping_ms = 0;
+    /* Redis's own account of slow commands during the clear */
+    redisReply *x = at_redis_commandf(r, "CONFIG SET slowlog-log-slower-than 2000");
+    if (x) freeReplyObject(x);
+    x = at_redis_commandf(r, "SLOWLOG RESET");
+    if (x) freeReplyObject(x);
     at_config c2 = cfg;
     c2.audit_log = "/dev/null";
     const char *args[1] = {rc.target};
@@ -339,6 +349,20 @@ static int bench_clear(bool provider)
     printf("%s_ms %.1f deleted %lld rows %zu\n", provider ? "clear_provider" : "clear_all", ms, res.deleted, s->n_rows);
     printf("%s_max_ping_ms %.2f realtime_probe %d\n", provider ? "clear_provider" : "clear_all", max_ping_ms,
            ping_realtime);
+    printf("%s_baseline_max_ping_ms %.2f\n", provider ? "clear_provider" : "clear_all", baseline_ping_ms);
+    x = at_redis_commandf(r, "SLOWLOG GET 5");
+    long long slowest_us = 0;
+    if (x && x->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < x->elements; i++) {
+            redisReply *e = x->element[i];
+            if (e->type == REDIS_REPLY_ARRAY && e->elements > 3 && e->element[2]->type == REDIS_REPLY_INTEGER &&
+                e->element[2]->integer > slowest_us)
+                slowest_us = e->element[2]->integer;
+        }
+    if (x) freeReplyObject(x);
+    printf("%s_slowest_command_ms %.2f\n", provider ? "clear_provider" : "clear_all", slowest_us / 1000.0);
+    x = at_redis_commandf(r, "CONFIG SET slowlog-log-slower-than 10000");
+    if (x) freeReplyObject(x);
     if (provider) {
         /* every row that did not point at the target, or was re-pointed away
          * from it, must still be there */

@@ -19,8 +19,7 @@
  * moment: deleted when ARGV[2] is "1", only counted otherwise (so the number
  * the confirmation shows is decided by the very same rule). When ARGV[3] is
  * "1" the id holds only characters JSON never escapes, so a value that does
- * not contain it verbatim cannot match and is not decoded at all: the script
- * then costs about one GET per key, and Redis is blocked only briefly. */
+ * not contain it verbatim cannot match and is not decoded at all. */
 static const char LUA_CLEAR_PROVIDER[] =
     "local n = 0\n"
     "local id, fast = ARGV[1], ARGV[3] == '1'\n"
@@ -78,6 +77,11 @@ typedef struct {
     bool execute;              /* false: only count */
     long long matched, deleted, examined, changed;
     at_strmap key_ids;         /* AT_CLEAR_API_KEYS */
+    at_arena *cand_arena;      /* AT_CLEAR_PROVIDER: keys whose value may match */
+    const char **cand;
+    size_t *cand_len, n_cand, cap_cand;
+    bool verbatim;             /* the id is written as it is inside JSON */
+    size_t id_len;
     bool failed;
 } batch_ctx;
 
@@ -118,35 +122,22 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
     case AT_CLEAR_MAPPINGS_ALL:
         c->matched += (long long)n;
         return c->execute ? unlink_batch(c, n, keys, klens) : 0;
-    case AT_CLEAR_PROVIDER: {
-        const char **argv = malloc((n + 6) * sizeof *argv);
-        size_t *argl = malloc((n + 6) * sizeof *argl);
-        char nkeys[24];
-        snprintf(nkeys, sizeof nkeys, "%zu", n);
-        argv[0] = "EVAL"; argl[0] = 4;
-        argv[1] = LUA_CLEAR_PROVIDER; argl[1] = sizeof LUA_CLEAR_PROVIDER - 1;
-        argv[2] = nkeys; argl[2] = strlen(nkeys);
-        memcpy(argv + 3, keys, n * sizeof *argv);
-        memcpy(argl + 3, klens, n * sizeof *argl);
-        argv[n + 3] = c->req->args[0];
-        argl[n + 3] = strlen(c->req->args[0]);
-        argv[n + 4] = c->execute ? "1" : "0";
-        argl[n + 4] = 1;
-        argv[n + 5] = json_verbatim(c->req->args[0]) ? "1" : "0";
-        argl[n + 5] = 1;
-        redisReply *rep = at_redis_command(c->r, (int)n + 6, argv, argl);
-        free(argv);
-        free(argl);
-        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
-            if (rep) freeReplyObject(rep);
-            c->failed = true;
-            return 1;
+    case AT_CLEAR_PROVIDER:
+        /* candidates: values that contain the id as it would be written
+         * (every value when the id has characters JSON may escape); the
+         * server script decides, at delete time, which really match */
+        for (size_t i = 0; i < n; i++) {
+            if (!vals[i] || (c->verbatim && !memmem(vals[i], vlens[i], c->req->args[0], c->id_len))) continue;
+            if (c->n_cand == c->cap_cand) {
+                c->cap_cand = c->cap_cand ? c->cap_cand * 2 : 1024;
+                c->cand = realloc(c->cand, c->cap_cand * sizeof *c->cand);
+                c->cand_len = realloc(c->cand_len, c->cap_cand * sizeof *c->cand_len);
+                if (!c->cand || !c->cand_len) abort();
+            }
+            c->cand[c->n_cand] = at_arena_strndup(c->cand_arena, keys[i], klens[i]);
+            c->cand_len[c->n_cand++] = klens[i];
         }
-        c->matched += rep->integer;
-        if (c->execute) c->deleted += rep->integer;
-        freeReplyObject(rep);
         return 0;
-    }
     case AT_CLEAR_API_KEYS: {
         at_arena *arena = at_arena_new();
         at_interner in;
@@ -175,6 +166,44 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
     }
 }
 
+/* Compare-and-delete (or, not executing, count) n candidate keys in one
+ * script run: each is deleted only if its value has the provider id now. */
+static int provider_script_batch(batch_ctx *c, size_t n, const char *const *keys, const size_t *klens)
+{
+    const char **argv = malloc((n + 6) * sizeof *argv);
+    size_t *argl = malloc((n + 6) * sizeof *argl);
+    if (!argv || !argl) abort();
+    char nkeys[24];
+    snprintf(nkeys, sizeof nkeys, "%zu", n);
+    argv[0] = "EVAL"; argl[0] = 4;
+    argv[1] = LUA_CLEAR_PROVIDER; argl[1] = sizeof LUA_CLEAR_PROVIDER - 1;
+    argv[2] = nkeys; argl[2] = strlen(nkeys);
+    memcpy(argv + 3, keys, n * sizeof *argv);
+    memcpy(argl + 3, klens, n * sizeof *argl);
+    argv[n + 3] = c->req->args[0];
+    argl[n + 3] = strlen(c->req->args[0]);
+    argv[n + 4] = c->execute ? "1" : "0";
+    argl[n + 4] = 1;
+    argv[n + 5] = c->verbatim ? "1" : "0";
+    argl[n + 5] = 1;
+    redisReply *rep = at_redis_command(c->r, (int)n + 6, argv, argl);
+    free(argv);
+    free(argl);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        if (rep) freeReplyObject(rep);
+        c->failed = true;
+        return 1;
+    }
+    c->matched += rep->integer;
+    if (c->execute) c->deleted += rep->integer;
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* Candidates per script run: each run holds Redis for well under a
+ * millisecond, so other clients are served in between. */
+#define PROVIDER_DELETE_BATCH 100
+
 static int walk_request(at_redis *r, const at_clear_request *req, bool execute, batch_ctx *c)
 {
     memset(c, 0, sizeof *c);
@@ -186,8 +215,16 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
         for (size_t i = 0; i < req->n_args; i++) at_strmap_put(&c->key_ids, req->args[i], 1);
     /* small batches: each command holds Redis only a few milliseconds even on
      * a slow machine, so other clients are served in between */
-    at_walk_opts o = {.count = 200, .exclusive = execute || req->kind == AT_CLEAR_PROVIDER,
+    at_walk_opts o = {.count = 200, .exclusive = execute,
                       .values = req->kind == AT_CLEAR_API_KEYS};
+    if (req->kind == AT_CLEAR_PROVIDER) {
+        /* read like a refresh (pipelined, nothing sent from the callback);
+         * the deletes follow the walk */
+        o = (at_walk_opts){.count = 1000, .values = true};
+        c->cand_arena = at_arena_new();
+        c->verbatim = json_verbatim(req->args[0]);
+        c->id_len = strlen(req->args[0]);
+    }
     int rc = 0;
     if (req->kind == AT_CLEAR_MAPPINGS_ALL) {
         o.match = "model:*";
@@ -197,6 +234,15 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
     } else {
         rc = at_redis_walk(r, &o, on_batch, c);
     }
+    for (size_t i = 0; rc == 0 && !c->failed && i < c->n_cand; i += PROVIDER_DELETE_BATCH) {
+        size_t n = c->n_cand - i < PROVIDER_DELETE_BATCH ? c->n_cand - i : PROVIDER_DELETE_BATCH;
+        provider_script_batch(c, n, c->cand + i, c->cand_len + i);
+    }
+    if (c->cand_arena) at_arena_free(c->cand_arena);
+    free(c->cand);
+    free(c->cand_len);
+    c->cand = NULL;
+    c->cand_len = NULL;
     at_strmap_free(&c->key_ids);
     return rc < 0 || c->failed ? -1 : 0;
 }

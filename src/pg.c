@@ -107,13 +107,14 @@ const char *at_pg_error(const at_pg *pg) { return pg->err; }
 
 /* Send, flush and collect the (last) result, all bounded by the timeout; on
  * a timeout the query is cancelled and the connection dropped. */
-static PGresult *exec_bounded(at_pg *pg, const char *sql, int nparams, const char *const *params, bool *timed_out)
+static PGresult *exec_bounded(at_pg *pg, const char *sql, int nparams, const char *const *params, int format,
+                              bool *timed_out)
 {
     PGconn *c = pg->conn;
     long long deadline = now_ms() + pg->timeout_ms;
     *timed_out = false;
     if (!c) return NULL;
-    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) return NULL;
+    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, format)) return NULL;
     int f;
     while ((f = PQflush(c)) == 1)
         if (!wait_socket(c, POLLOUT, deadline)) { *timed_out = true; return NULL; }
@@ -131,10 +132,10 @@ static PGresult *exec_bounded(at_pg *pg, const char *sql, int nparams, const cha
     }
 }
 
-PGresult *at_pg_query(at_pg *pg, const char *sql, int nparams, const char *const *params)
+static PGresult *query_format(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
 {
     bool timed_out;
-    PGresult *res = exec_bounded(pg, sql, nparams, params, &timed_out);
+    PGresult *res = exec_bounded(pg, sql, nparams, params, format, &timed_out);
     if (timed_out) {
         /* the connection is in an unknown state: drop it (PQstatus(NULL) is
          * CONNECTION_BAD, so callers reconnect); the server's own
@@ -153,6 +154,16 @@ PGresult *at_pg_query(at_pg *pg, const char *sql, int nparams, const char *const
         return NULL;
     }
     return res;
+}
+
+PGresult *at_pg_query(at_pg *pg, const char *sql, int nparams, const char *const *params)
+{
+    return query_format(pg, sql, nparams, params, 0);
+}
+
+PGresult *at_pg_query_binary(at_pg *pg, const char *sql, int nparams, const char *const *params)
+{
+    return query_format(pg, sql, nparams, params, 1);
 }
 
 /* Append s to a text[] literal, quoted and escaped. */

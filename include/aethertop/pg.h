@@ -17,6 +17,9 @@ const char *at_pg_error(const at_pg *pg);
 /* Run a parameterised query (text params, text results). NULL on failure
  * (reason in at_pg_error). Caller PQclear()s. */
 PGresult *at_pg_query(at_pg *pg, const char *sql, int nparams, const char *const *params);
+/* The same with results in binary format (text columns are still their
+ * bytes, NUL-terminated; numbers and arrays in PostgreSQL's send format). */
+PGresult *at_pg_query_binary(at_pg *pg, const char *sql, int nparams, const char *const *params);
 
 /* Run `sql` (whose $1 is a text[]) once per batch of up to `batch` ids; call
  * row_fn for every returned row. Returns 0 or -1. */
