@@ -24,11 +24,14 @@ typedef struct con_app con_app;
 typedef struct con_view con_view;
 
 /* A screen. draw paints rows [y, y+h) over the full width; handle returns
- * true when it consumed the request (else the global handler gets it). */
+ * true when it consumed the request (else the global handler gets it).
+ * want, when set, is the worker's switch for what it reads only while the
+ * view is open: called with true before on_enter, false before on_leave. */
 struct con_view {
     const char *name;
     void (*draw)(con_app *app, con_view *v, int y, int h);
     bool (*handle)(con_app *app, con_view *v, con_request req);
+    void (*want)(con_worker *w, bool on);
     void (*on_enter)(con_app *app, con_view *v);
     void (*on_leave)(con_app *app, con_view *v);
     void (*destroy)(con_view *v);
@@ -39,6 +42,18 @@ struct con_view {
  * destroy callback, destroying frees the state and the view. */
 con_view *con_view_make(con_view callbacks);
 void con_view_free_plain(con_view *v);
+/* A list view's cursor over n rows for the movement requests (Up/Down,
+ * PgUp/PgDn by rows, at least 1, Home/End); false for any other request,
+ * which leaves *cur alone. */
+bool con_list_move(size_t *cur, size_t n, int rows, con_request req);
+/* Keeps that cursor on one of the n rows and, when rows > 0, inside the
+ * window of rows rows that starts at *top. */
+void con_list_clamp(size_t *cur, size_t *top, size_t n, int rows);
+/* A worker job's answer to a view: when ok, clears err and stamps *mono with
+ * this frame's clock; else keeps the job's error (or fallback) in err. Either
+ * way the screen is redrawn. */
+void con_job_answered(con_app *app, const con_job *j, bool ok, char *err, size_t errlen, double *mono,
+                      const char *fallback);
 
 /* The seven tabs (1-7), then the views opened on top of them. */
 enum { VIEW_AFFINITIES, VIEW_GROUPS, VIEW_MAPPINGS, VIEW_STATS, VIEW_CONFIG, VIEW_HITS, VIEW_TTL, VIEW__TABS,

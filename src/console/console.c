@@ -47,12 +47,14 @@ con_view *con_top(con_app *app)
 static void leave_top(con_app *app)
 {
     con_view *v = con_top(app);
+    if (v->want) v->want(app->worker, false);
     if (v->on_leave) v->on_leave(app, v);
 }
 
 static void enter_top(con_app *app)
 {
     con_view *v = con_top(app);
+    if (v->want) v->want(app->worker, true);
     if (v->on_enter) v->on_enter(app, v);
     app->dirty = true;
 }

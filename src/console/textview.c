@@ -1,5 +1,7 @@
 /* textview.c — the scrollable key/text line list behind the Config and
- * Help views (see textview.h). */
+ * Help views (see textview.h), and the helpers every view shares (con.h):
+ * con_view_make, con_view_free_plain, con_list_move, con_list_clamp,
+ * con_job_answered. */
 #include "textview.h"
 
 #include <stdio.h>
@@ -90,4 +92,37 @@ void con_view_free_plain(con_view *v)
 {
     free(v->state);
     free(v);
+}
+
+bool con_list_move(size_t *cur, size_t n, int rows, con_request req)
+{
+    size_t page = rows > 0 ? (size_t)rows : 1;
+    switch (req) {
+    case REQ_UP: if (*cur > 0) (*cur)--; return true;
+    case REQ_DOWN: if (*cur + 1 < n) (*cur)++; return true;
+    case REQ_PAGE_UP: *cur = *cur > page ? *cur - page : 0; return true;
+    case REQ_PAGE_DOWN: *cur = n && *cur + page < n ? *cur + page : (n ? n - 1 : 0); return true;
+    case REQ_HOME: *cur = 0; return true;
+    case REQ_END: *cur = n ? n - 1 : 0; return true;
+    default: return false;
+    }
+}
+
+void con_list_clamp(size_t *cur, size_t *top, size_t n, int rows)
+{
+    if (*cur >= n) *cur = n ? n - 1 : 0;
+    if (*cur < *top) *top = *cur;
+    if (rows > 0 && *cur >= *top + (size_t)rows) *top = *cur - (size_t)rows + 1;
+}
+
+void con_job_answered(con_app *app, const con_job *j, bool ok, char *err, size_t errlen, double *mono,
+                      const char *fallback)
+{
+    if (ok) {
+        err[0] = '\0';
+        *mono = app->mono;
+    } else {
+        snprintf(err, errlen, "%s", j->err[0] ? j->err : fallback);
+    }
+    app->dirty = true;
 }

@@ -47,7 +47,8 @@ void con_insight_free(con_app *app)
 
 void con_hits_received(con_app *app, con_job *j)
 {
-    if (j->rc == 0 && j->hits60) {
+    bool ok = j->rc == 0 && j->hits60;
+    if (ok) {
         /* the map's keys are the report's strings: rebuild it first */
         at_strmap_free(&app->hit_users);
         at_strmap_init(&app->hit_users);
@@ -62,12 +63,8 @@ void con_hits_received(con_app *app, con_job *j)
             app->hits5 = j->hits5;
             j->hits5 = NULL;
         }
-        app->hits_err[0] = '\0';
-        app->hits_mono = app->mono;
-    } else {
-        snprintf(app->hits_err, sizeof app->hits_err, "%s", j->err[0] ? j->err : _("usage report failed"));
     }
-    app->dirty = true;
+    con_job_answered(app, j, ok, app->hits_err, sizeof app->hits_err, &app->hits_mono, _("usage report failed"));
 }
 
 int con_user_hits(con_app *app, const char *user_id, const at_hits_row **row)
@@ -187,9 +184,7 @@ static void draw_list(con_app *app, hits_state *st, int list, int y, int h)
     int rows = h - 2;
     st->rows[list] = rows > 0 ? rows : 1;
     size_t *cur = &st->cur[list], *top = &st->top[list];
-    if (*cur >= n) *cur = n ? n - 1 : 0;
-    if (*cur < *top) *top = *cur;
-    if (rows > 0 && *cur >= *top + (size_t)rows) *top = *cur - (size_t)rows + 1;
+    con_list_clamp(cur, top, n, rows);
     if (!n) {
         con_text(hy + 1, 2, cols - 4, app->hits60 ? _("no completed requests in the last hour") : _("loading..."),
                  TH_POSITION);
@@ -278,37 +273,22 @@ static bool hits_handle(con_app *app, con_view *v, con_request req)
     hits_state *st = v->state;
     size_t n;
     free(merge(app, st->focus, &n));
-    size_t *cur = &st->cur[st->focus];
-    size_t page = st->rows[st->focus] > 0 ? (size_t)st->rows[st->focus] : 1;
     switch (req) {
-    case REQ_UP: if (*cur > 0) (*cur)--; break;
-    case REQ_DOWN: if (*cur + 1 < n) (*cur)++; break;
-    case REQ_PAGE_UP: *cur = *cur > page ? *cur - page : 0; break;
-    case REQ_PAGE_DOWN: *cur = n && *cur + page < n ? *cur + page : (n ? n - 1 : 0); break;
-    case REQ_HOME: *cur = 0; break;
-    case REQ_END: *cur = n ? n - 1 : 0; break;
     case REQ_LEFT: case REQ_RIGHT: st->focus = (st->focus + 1) % L__N; break;
     case REQ_REFRESH:
         con_worker_insight_now(app->worker);
         con_message(app, false, "%s", _("Reading the usage table..."));
         break;
     default:
-        return false;
+        if (!con_list_move(&st->cur[st->focus], n, st->rows[st->focus], req)) return false;
     }
     app->dirty = true;
     return true;
 }
 
-static void hits_enter(con_app *app, con_view *v)
-{
-    (void)v;
-    con_worker_want_hits(app->worker, true);
-}
-
 static void hits_leave(con_app *app, con_view *v)
 {
     (void)v;
-    con_worker_want_hits(app->worker, false);
     /* the 5-minute window is only renewed while the view is open: not
        shown stale next time */
     free_report(&app->hits5);
@@ -318,5 +298,5 @@ con_view *con_view_hits_new(void)
 {
     hits_state *st = calloc(1, sizeof *st);
     if (!st) abort();
-    return con_view_make((con_view){.name = N_("Hits"), .draw = hits_draw, .handle = hits_handle, .on_enter = hits_enter, .on_leave = hits_leave, .state = st});
+    return con_view_make((con_view){.name = N_("Hits"), .draw = hits_draw, .handle = hits_handle, .want = con_worker_want_hits, .on_leave = hits_leave, .state = st});
 }

@@ -21,20 +21,18 @@ typedef struct {
 
 void con_mappings_received(con_app *app, con_job *j)
 {
-    if (j->rc == 0 && j->mappings) {
+    bool ok = j->rc == 0 && j->mappings;
+    if (ok) {
         if (app->mappings) {
             at_mapping_stats_free(app->mappings);
             free(app->mappings);
         }
         app->mappings = j->mappings;
         j->mappings = NULL;
-        app->mappings_err[0] = '\0';
-        app->mappings_mono = app->mono;
-    } else {
-        snprintf(app->mappings_err, sizeof app->mappings_err, "%s", j->err[0] ? j->err : _("mapping stats failed"));
     }
     app->mappings_pending = false;
-    app->dirty = true;
+    con_job_answered(app, j, ok, app->mappings_err, sizeof app->mappings_err, &app->mappings_mono,
+                     _("mapping stats failed"));
 }
 
 static size_t count_of(const at_mapping_stats *m, int s)
@@ -107,9 +105,7 @@ static void draw_section(con_app *app, map_state *st, int s, int y, int h)
     int rows = h - 2;
     st->rows[s] = rows > 0 ? rows : 1;
     size_t *cur = &st->cur[s], *top = &st->top[s];
-    if (*cur >= n) *cur = n ? n - 1 : 0;
-    if (*cur < *top) *top = *cur;
-    if (rows > 0 && *cur >= *top + (size_t)rows) *top = *cur - (size_t)rows + 1;
+    con_list_clamp(cur, top, n, rows);
     if (!m || n == 0) {
         if (rows > 0) con_text(hy + 1, 2, cols - 4, m ? _("none") : _("loading..."), TH_POSITION);
         return;
@@ -245,15 +241,7 @@ static bool map_handle(con_app *app, con_view *v, con_request req)
 {
     map_state *st = v->state;
     size_t n = count_of(app->mappings, st->focus);
-    size_t *cur = &st->cur[st->focus];
-    size_t page = st->rows[st->focus] > 0 ? (size_t)st->rows[st->focus] : 1;
     switch (req) {
-    case REQ_UP: if (*cur > 0) (*cur)--; break;
-    case REQ_DOWN: if (*cur + 1 < n) (*cur)++; break;
-    case REQ_PAGE_UP: *cur = *cur > page ? *cur - page : 0; break;
-    case REQ_PAGE_DOWN: *cur = n && *cur + page < n ? *cur + page : (n ? n - 1 : 0); break;
-    case REQ_HOME: *cur = 0; break;
-    case REQ_END: *cur = n ? n - 1 : 0; break;
     case REQ_LEFT: st->focus = (st->focus + S__N - 1) % S__N; break;
     case REQ_RIGHT: st->focus = (st->focus + 1) % S__N; break;
     case REQ_REFRESH:
@@ -272,27 +260,15 @@ static bool map_handle(con_app *app, con_view *v, con_request req)
         con_message(app, true, _("Not in the Mappings view: use d (this entry) or X (all mappings)."));
         break;
     default:
-        return false;
+        if (!con_list_move(&st->cur[st->focus], n, st->rows[st->focus], req)) return false;
     }
     app->dirty = true;
     return true;
-}
-
-static void map_enter(con_app *app, con_view *v)
-{
-    (void)v;
-    con_worker_want_mappings(app->worker, true);
-}
-
-static void map_leave(con_app *app, con_view *v)
-{
-    (void)v;
-    con_worker_want_mappings(app->worker, false);
 }
 
 con_view *con_view_mappings_new(void)
 {
     map_state *st = calloc(1, sizeof *st);
     if (!st) abort();
-    return con_view_make((con_view){.name = N_("Mappings"), .draw = map_draw, .handle = map_handle, .on_enter = map_enter, .on_leave = map_leave, .state = st});
+    return con_view_make((con_view){.name = N_("Mappings"), .draw = map_draw, .handle = map_handle, .want = con_worker_want_mappings, .state = st});
 }

@@ -16,20 +16,17 @@ typedef struct {
 
 void con_ttl_received(con_app *app, con_job *j)
 {
-    if (j->rc == 0 && j->ttl) {
+    bool ok = j->rc == 0 && j->ttl;
+    if (ok) {
         if (app->ttl) {
             at_ttl_advice_free(app->ttl);
             free(app->ttl);
         }
         app->ttl = j->ttl;
         j->ttl = NULL;
-        app->ttl_err[0] = '\0';
-        app->ttl_mono = app->mono;
-    } else {
-        snprintf(app->ttl_err, sizeof app->ttl_err, "%s", j->err[0] ? j->err : _("TTL advice failed"));
     }
     app->ttl_pending = false;
-    app->dirty = true;
+    con_job_answered(app, j, ok, app->ttl_err, sizeof app->ttl_err, &app->ttl_mono, _("TTL advice failed"));
 }
 
 static void summary(con_app *app, int y)
@@ -87,9 +84,7 @@ static void ttl_draw(con_app *app, con_view *v, int y, int h)
     int rows = y + h - 1 - row;
     st->rows = rows > 0 ? rows : 1;
     size_t n = a->n_users;
-    if (st->cur >= n) st->cur = n ? n - 1 : 0;
-    if (st->cur < st->top) st->top = st->cur;
-    if (rows > 0 && st->cur >= st->top + (size_t)rows) st->top = st->cur - (size_t)rows + 1;
+    con_list_clamp(&st->cur, &st->top, n, rows);
     if (!n && rows > 0)
         con_text(row, 2, cols - 4, _("No user made 3 or more requests in the window."), TH_POSITION);
     for (int r = 0; r < rows; r++) {
@@ -126,40 +121,21 @@ static bool ttl_handle(con_app *app, con_view *v, con_request req)
 {
     ttl_state *st = v->state;
     size_t n = app->ttl ? app->ttl->n_users : 0;
-    size_t page = st->rows > 0 ? (size_t)st->rows : 1;
     switch (req) {
-    case REQ_UP: if (st->cur > 0) st->cur--; break;
-    case REQ_DOWN: if (st->cur + 1 < n) st->cur++; break;
-    case REQ_PAGE_UP: st->cur = st->cur > page ? st->cur - page : 0; break;
-    case REQ_PAGE_DOWN: st->cur = n && st->cur + page < n ? st->cur + page : (n ? n - 1 : 0); break;
-    case REQ_HOME: st->cur = 0; break;
-    case REQ_END: st->cur = n ? n - 1 : 0; break;
     case REQ_REFRESH:
         con_worker_insight_now(app->worker);
         con_message(app, false, "%s", _("Analysing the usage table (last 24 h)..."));
         break;
     default:
-        return false;
+        if (!con_list_move(&st->cur, n, st->rows, req)) return false;
     }
     app->dirty = true;
     return true;
-}
-
-static void ttl_enter(con_app *app, con_view *v)
-{
-    (void)v;
-    con_worker_want_ttl(app->worker, true);
-}
-
-static void ttl_leave(con_app *app, con_view *v)
-{
-    (void)v;
-    con_worker_want_ttl(app->worker, false);
 }
 
 con_view *con_view_ttl_new(void)
 {
     ttl_state *st = calloc(1, sizeof *st);
     if (!st) abort();
-    return con_view_make((con_view){.name = N_("TTL"), .draw = ttl_draw, .handle = ttl_handle, .on_enter = ttl_enter, .on_leave = ttl_leave, .state = st});
+    return con_view_make((con_view){.name = N_("TTL"), .draw = ttl_draw, .handle = ttl_handle, .want = con_worker_want_ttl, .state = st});
 }

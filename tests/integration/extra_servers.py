@@ -1,8 +1,10 @@
 """tests/integration/extra_servers.py — private servers for the hardening
-tests (test_tls, test_sentinel, test_faults, test_secrets): redis-server
+tests (test_tls, test_sentinel, test_faults, test_secrets) and the
+connection-settings tests (test_cli_config, test_cli_configfile): redis-server
 processes that a test may stop, kill, slow down or reconfigure (plain, TLS,
-replica, sentinel) on free ports of 127.0.0.1, test certificates made with
-the openssl command, and the output checks those tests share.
+replica, sentinel) on free ports of 127.0.0.1, a silent server (accepts,
+never answers), test certificates made with the openssl command, and the
+output checks those tests share.
 
 Every process is registered with the test's addCleanup (or the class's
 addClassCleanup) when it is started, so it is stopped whatever happens.
@@ -14,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import harness
@@ -28,6 +31,32 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def silent_server(test, backlog=8):
+    """A TCP server on a free port of 127.0.0.1 that accepts every connection
+    and never answers (no RESP, no TLS handshake, no PostgreSQL start-up).
+    It and the connections it holds are closed by the test's cleanup.
+    Returns its port."""
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(backlog)
+    test.addCleanup(lsock.close)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        lsock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(lsock.accept()[0])
+            except OSError:
+                pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    test.addCleanup(lambda: [s.close() for s in held])
+    test.addCleanup(stop.set)
+    return lsock.getsockname()[1]
 
 
 class RedisProcess:

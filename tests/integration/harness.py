@@ -548,6 +548,12 @@ class IntegrationTest(unittest.TestCase):
             ctx.close()
         super().tearDownClass()
 
+    def assertRegexAll(self, text, patterns):  # pylint: disable=invalid-name
+        """assertRegex for each of the patterns in turn: text (a screen, an
+        output) must match every one."""
+        for pattern in patterns:
+            self.assertRegex(text, pattern)
+
 
 def main():
     """Entry point for test_*.py: skip (77) without servers, else unittest."""

@@ -9,13 +9,12 @@ PostgreSQL down (Redis-only commands go on with raw ids and a warning).
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.parse
 
+import extra_servers as xs
 import fixture
 import harness
 from fixture import U_ALICE
@@ -25,48 +24,10 @@ PASSWORD = "S3cr3t p@ss:w/rd#1"       # needs percent-encoding in a URL
 FAKE_PASSWORD = "Sup3rSecretPw"       # for malformed settings
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-
 # With --timeout 1, a command that meets a dead or silent server must give up
 # well before the default 3 s timeout would: 1 s of waiting plus the start-up
 # of a sanitizer build on a loaded 2-core machine.
 BOUND_S = 3.5
-
-class SilentServer:
-    """Accepts TCP connections and never answers (a hung server)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.stop = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-                self.conns.append(c)
-            except OSError:
-                continue
-
-    def close(self):
-        self.stop = True
-        self.thread.join(2)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 class ConfigTest(harness.IntegrationTest):
@@ -147,7 +108,7 @@ class ConfigTest(harness.IntegrationTest):
         return lines[0]
 
     def closed_redis(self, db=0):
-        return "redis://127.0.0.1:%d/%d" % (free_port(), db)
+        return "redis://127.0.0.1:%d/%d" % (xs.free_port(), db)
 
     def good_redis(self):
         return self.ctx.redis_url
@@ -172,7 +133,7 @@ class ConfigTest(harness.IntegrationTest):
     def test_redis_url_beats_host_and_port(self):
         rc, out, err, _ = self.run_raw(["list", "--json"], {
             "REDIS_URL": self.good_redis(), "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": str(free_port()), "DATABASE_URL": self.ctx.database_url})
+            "REDIS_PORT": str(xs.free_port()), "DATABASE_URL": self.ctx.database_url})
         self.assert_fixture_list(rc, out, err, what="REDIS_URL over REDIS_HOST/PORT")
 
     def test_redis_host_and_port(self):
@@ -182,7 +143,7 @@ class ConfigTest(harness.IntegrationTest):
         self.assertEqual(rc, 0, err)
         self.assertIn("127.0.0.1:%d/0" % harness.REDIS_PORT, out)
         rc, out, err, _ = self.run_raw(["--timeout", "1", "stats"], {
-            "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port())})
+            "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(xs.free_port())})
         self.assertEqual(rc, 3, err)
 
     def test_unix_socket(self):
@@ -346,20 +307,17 @@ class ConfigTest(harness.IntegrationTest):
             self.assertIn(url.split("//")[1].split("/")[0], err)  # says where it tried
 
     def test_silent_redis_times_out(self):
-        srv = SilentServer()
-        try:
-            for cmd in (["list"], ["stats", "--json"], ["clear", "all", "--yes"]):
-                rc, out, err, elapsed = self.run_raw(
-                    ["--timeout", "1"] + cmd,
-                    {"REDIS_URL": "redis://127.0.0.1:%d/0" % srv.port,
-                     "DATABASE_URL": self.ctx.database_url})
-                self.assertEqual(rc, 3, "%s: %s" % (cmd, err))
-                self.assertLess(elapsed, BOUND_S, cmd)
-        finally:
-            srv.close()
+        port = xs.silent_server(self, backlog=16)
+        for cmd in (["list"], ["stats", "--json"], ["clear", "all", "--yes"]):
+            rc, out, err, elapsed = self.run_raw(
+                ["--timeout", "1"] + cmd,
+                {"REDIS_URL": "redis://127.0.0.1:%d/0" % port,
+                 "DATABASE_URL": self.ctx.database_url})
+            self.assertEqual(rc, 3, "%s: %s" % (cmd, err))
+            self.assertLess(elapsed, BOUND_S, cmd)
 
     def closed_pg(self):
-        return "postgresql://postgres@127.0.0.1:%d/aether" % free_port()
+        return "postgresql://postgres@127.0.0.1:%d/aether" % xs.free_port()
 
     def test_postgres_down_list_still_works(self):
         rc, out, err, elapsed = self.run_raw(["--timeout", "1", "list", "--json"],
@@ -407,25 +365,22 @@ class ConfigTest(harness.IntegrationTest):
                          len(self.fx.affinity_keys()))
 
     def test_silent_postgres(self):
-        srv = SilentServer()
-        try:
-            env = {"REDIS_URL": self.good_redis(),
-                   "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/aether" % srv.port}
-            rc, out, err, elapsed = self.run_raw(["--timeout", "1", "affinity", "alice"], env)
-            self.assertEqual(rc, 3, err)
-            self.assertLess(elapsed, BOUND_S, "--timeout 1 bounds the PostgreSQL connect too")
-            rc, out, err, elapsed = self.run_raw(["--timeout", "1", "list", "--json"], env)
-            self.assert_fixture_list(rc, out, err, pg=False, what="silent PostgreSQL")
-            self.assertLess(elapsed, BOUND_S)
-        finally:
-            srv.close()
+        port = xs.silent_server(self, backlog=16)
+        env = {"REDIS_URL": self.good_redis(),
+               "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/aether" % port}
+        rc, out, err, elapsed = self.run_raw(["--timeout", "1", "affinity", "alice"], env)
+        self.assertEqual(rc, 3, err)
+        self.assertLess(elapsed, BOUND_S, "--timeout 1 bounds the PostgreSQL connect too")
+        rc, out, err, elapsed = self.run_raw(["--timeout", "1", "list", "--json"], env)
+        self.assert_fixture_list(rc, out, err, pg=False, what="silent PostgreSQL")
+        self.assertLess(elapsed, BOUND_S)
 
     # ----------------------------------------------------- Redis password
 
     def password_server(self):
         cls = type(self)
         if cls.pw_server is None:
-            port = free_port()
+            port = xs.free_port()
             d = os.path.join(self.tmp, "redis-pw")
             os.makedirs(d, exist_ok=True)
             cls.pw_server = subprocess.Popen(

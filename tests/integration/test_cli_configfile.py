@@ -8,51 +8,16 @@ as one line "PATH:LINE: message" with exit status 2.
 import json
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 
+import extra_servers as xs
 import fixture
 import harness
 
 SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Silent:
-    """Accepts TCP connections and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns, self.stop = [], False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                self.conns.append(self.sock.accept()[0])
-            except OSError:
-                continue
-
-    def close(self):
-        self.stop = True
-        self.thread.join(2)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 class ConfigFileTest(harness.IntegrationTest):
@@ -129,7 +94,7 @@ class ConfigFileTest(harness.IntegrationTest):
         self.assertEqual(rc, 0, err)
 
     def test_precedence(self):
-        dead = "redis://127.0.0.1:%d/0" % free_port()
+        dead = "redis://127.0.0.1:%d/0" % xs.free_port()
         self.write("[connection]\nredis = %s\ndatabase = %s\ntimeout = 1\n" % (self.ctx.redis_url, self.ctx.database_url))
         base = {"DATABASE_URL": self.ctx.database_url}
         # config file < env-file
@@ -139,7 +104,7 @@ class ConfigFileTest(harness.IntegrationTest):
         rc, _, err = self.run_at(["--env-file", envf, "list"], base)
         self.assertEqual(rc, 3, "the env-file's REDIS_URL wins over the config file: " + err)
         # ... a REDIS_HOST in the environment counts as setting Redis too
-        rc, _, err = self.run_at(["list"], dict(base, REDIS_HOST="127.0.0.1", REDIS_PORT=str(free_port())))
+        rc, _, err = self.run_at(["list"], dict(base, REDIS_HOST="127.0.0.1", REDIS_PORT=str(xs.free_port())))
         self.assertEqual(rc, 3, err)
         # env-file < environment
         rc, out, err = self.run_at(["--env-file", envf, "list", "--json"], dict(base, REDIS_URL=self.ctx.redis_url))
@@ -159,22 +124,19 @@ class ConfigFileTest(harness.IntegrationTest):
         rc, out, err = self.run_at(["list", "alice", "--json"])
         self.assertEqual(rc, 0, err)
         # DB_HOST/DB_PORT in the environment mean the environment sets PostgreSQL
-        rc, out, err = self.run_at(["list", "alice", "--json"], {"DB_HOST": "127.0.0.1", "DB_PORT": str(free_port())})
+        rc, out, err = self.run_at(["list", "alice", "--json"], {"DB_HOST": "127.0.0.1", "DB_PORT": str(xs.free_port())})
         self.assertEqual(rc, 3, err)
 
     def test_timeout_from_file(self):
-        srv = Silent()
-        try:
-            self.write("[connection]\nredis = redis://127.0.0.1:%d/0\ntimeout = 0.5\n" % srv.port)
-            rc, _, err = self.run_at(["list"], {"DATABASE_URL": self.ctx.database_url})
-            self.assertEqual(rc, 3, err)
-            self.assertLess(self.elapsed, 2.8, "timeout 0.5 s from the file (the default is 3 s)")
-            # --timeout wins
-            rc, _, err = self.run_at(["--timeout", "2", "list"], {"DATABASE_URL": self.ctx.database_url})
-            self.assertEqual(rc, 3, err)
-            self.assertGreater(self.elapsed, 1.9)
-        finally:
-            srv.close()
+        port = xs.silent_server(self, backlog=16)
+        self.write("[connection]\nredis = redis://127.0.0.1:%d/0\ntimeout = 0.5\n" % port)
+        rc, _, err = self.run_at(["list"], {"DATABASE_URL": self.ctx.database_url})
+        self.assertEqual(rc, 3, err)
+        self.assertLess(self.elapsed, 2.8, "timeout 0.5 s from the file (the default is 3 s)")
+        # --timeout wins
+        rc, _, err = self.run_at(["--timeout", "2", "list"], {"DATABASE_URL": self.ctx.database_url})
+        self.assertEqual(rc, 3, err)
+        self.assertGreater(self.elapsed, 1.9)
 
     def test_read_only_and_audit_log(self):
         audit = os.path.join(self.tmp, "audit-%d.log" % os.getpid())

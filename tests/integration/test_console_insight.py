@@ -71,9 +71,7 @@ class InsightTest(ConsoleTest):
         self.assertIn(usage_fixture.rate_text(5, provider=fixture.P_ANT), ant)
         oai = c.line_with("OpenAI Proxy", s)
         self.assertEqual(oai.split()[2:], ["2", "0", "0.0%", "$0.00", "2", "0", "0.0%", "$0.00"])
-        self.assertRegex(s, r"(?m)^claude-sonnet-4 +\d")
-        self.assertRegex(s, r"(?m)^gpt-4o +2 +0 +0\.0%")
-        self.assertRegex(s, r"queries \d+ \+ \d+ ms")
+        self.assertRegexAll(s, [r"(?m)^claude-sonnet-4 +\d", r"(?m)^gpt-4o +2 +0 +0\.0%", r"queries \d+ \+ \d+ ms"])
         # r rebuilds at once; Right moves to the model list
         c.keys("Right")
         c.keys("r")
@@ -87,12 +85,9 @@ class InsightTest(ConsoleTest):
         c.keys("7")
         s = c.wait("Recommended affinity TTL")
         self.assertIn("over the last 24 h: 2 users", s)
-        self.assertRegex(s, r"(?m)^  5 min +1 ")
-        self.assertRegex(s, r"(?m)^  15 min +0")
-        self.assertRegex(s, r"(?m)^  30 min +1 ")
-        self.assertRegex(s, r"(?m)^  60 min +0")
-        self.assertRegex(s, r"(?m)^alice +4 +1\.0 min +1\.0 min +1\.0 min +5 min$")
-        self.assertRegex(s, r"(?m)^carol +5 +20\.0 min +20\.0 min +20\.0 min +30 min$")
+        self.assertRegexAll(s, [r"(?m)^  5 min +1 ", r"(?m)^  15 min +0", r"(?m)^  30 min +1 ", r"(?m)^  60 min +0",
+                                r"(?m)^alice +4 +1\.0 min +1\.0 min +1\.0 min +5 min$",
+                                r"(?m)^carol +5 +20\.0 min +20\.0 min +20\.0 min +30 min$"])
         self.assertNotIn("bob ", s)                      # two requests: one interval only
         c.quit(self)
 
@@ -115,17 +110,11 @@ class InsightTest(ConsoleTest):
         self.assertTrue(ghost, s)
         self.assertNotIn("!", ghost[0])
         # the help explains the column and the mark
-        c.keys("?")
-        seen = c.wait("Help  (Esc")
-        for _ in range(8):
-            c.keys("NPage")
-            time.sleep(0.2)
-            seen += c.screen()
+        seen = c.help_text(pages=8, pause=0.2)
         self.assertIn("The HIT 1h column", seen)
-        self.assertRegex(seen, r"! +the user holds affinities but had no cache reads")
-        self.assertRegex(seen, r"6 +Hits: prompt-cache effectiveness")
-        self.assertRegex(seen, r"7 +TTL advice per user")
-        self.assertRegex(seen, r"e +export the rows shown")
+        self.assertRegexAll(seen, [r"! +the user holds affinities but had no cache reads",
+                                   r"6 +Hits: prompt-cache effectiveness", r"7 +TTL advice per user",
+                                   r"e +export the rows shown"])
         c.quit(self)
 
     # ------------------------------------------------------------ export
@@ -180,9 +169,7 @@ class InsightTest(ConsoleTest):
         c.wait("Exported %d rows to %s (CSV)." % (ALICE_ROWS, path2))
         with open(path2, "rb") as f:
             self.assertEqual(f.read(), self.cli_csv("alice"))   # byte for byte, same order
-        c.keys(":")
-        c.type("sort requests asc")
-        c.keys("Enter")
+        c.command("sort requests asc")
         c.wait("Sorted by requests")
         path3 = os.path.join(self.tmp, "alice.json")
         self.export(c, path3)
@@ -201,9 +188,7 @@ class InsightTest(ConsoleTest):
         self.export(c, path3)
         c.wait("already exists")
         # :export PATH does the same
-        c.keys(":")
-        c.type("export " + os.path.join(self.tmp, "cmd.csv"))
-        c.keys("Enter")
+        c.command("export " + os.path.join(self.tmp, "cmd.csv"))
         c.wait("Exported %d rows" % ALICE_ROWS)
         c.quit(self)
 

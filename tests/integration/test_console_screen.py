@@ -5,9 +5,10 @@ screen with `capture-pane`, polling until the expected text shows (never
 sleeping blindly).
 
 This file also holds the helpers the other test_console_*.py files import
-(`Console`, `load_fixture`): a private tmux server per console, the
-program's stderr kept for the sanitizer check, and the known fixture of
-fixture.py written with long TTLs so nothing expires during a test.
+(`Console`, `load_fixture`): a private tmux server per console (keys, command
+lines, the help paged through), the program's stderr kept for the sanitizer
+check, and the known fixture of fixture.py written with long TTLs so nothing
+expires during a test.
 
 Covered here: first screen, search narrowing to one user (as you type, Enter
 keeps, Esc clears), paging and the position line, sort change (menu, invert,
@@ -208,6 +209,23 @@ class Console:
     def clipboard(self):
         return self.tmux("show-buffer", check=False)
 
+    def command(self, text):
+        """A command line: `:`, the text, Enter."""
+        self.keys(":")
+        self.type(text)
+        self.keys("Enter")
+
+    def help_text(self, pages=6, pause=0.3):
+        """Open the help (?) and page through it: the screens seen, one after
+        the other (newline between them)."""
+        self.keys("?")
+        seen = self.wait("Help  (Esc: back")
+        for _ in range(pages):
+            self.keys("NPage")
+            time.sleep(pause)
+            seen += "\n" + self.screen()
+        return seen
+
     # ------------------------------------------------------------ ending
 
     def stderr(self):
@@ -372,9 +390,7 @@ class ScreenTest(ConsoleTest):
         c.keys("Escape")
         c.wait("rows 1–%d of %d" % (LIVE_ROWS, LIVE_ROWS))
         # :user resolves in PostgreSQL (email here)
-        c.keys(":")
-        c.type("user alice@example.com")
-        c.keys("Enter")
+        c.command("user alice@example.com")
         c.wait("Showing user %s" % U_ALICE)
         self.assertIn("rows 1–%d of %d" % (ALICE_ROWS, ALICE_ROWS), c.position())
         c.quit(self)
@@ -459,9 +475,7 @@ class ScreenTest(ConsoleTest):
         self.assertIn("Anthropic Main", s)
         c.keys("Right")                                 # models
         c.wait(re.compile(r"^MODEL ", re.M))
-        c.keys(":")                                     # :q quits too
-        c.type("q")
-        c.keys("Enter")
+        c.command("q")                                  # :q quits too
         self.assertIn("[exited 0]", c.wait("[exited"))
         self.assertEqual([m for m in SANITIZER if m in c.stderr()], [])
 
@@ -492,9 +506,8 @@ class ScreenTest(ConsoleTest):
         hits = c.line_with("Anthropic Main ", s[s.index("Provider mappings"):])
         self.assertRegex(hits, r"sonnet.* 42$")
         unm = s[s.index("Unmapped ("):]
-        self.assertRegex(unm, r"(?m)^aaa-array\s+error")
-        self.assertRegex(unm, r"(?m)^broken\s+invalid")
-        self.assertRegex(unm, r"(?m)^unknown-model\s+not_found")
+        self.assertRegexAll(unm, [r"(?m)^aaa-array\s+error", r"(?m)^broken\s+invalid",
+                                  r"(?m)^unknown-model\s+not_found"])
         # the lists scroll independently
         c.keys("Right")
         c.wait("Provider mappings: 1 of")
@@ -532,27 +545,17 @@ class ScreenTest(ConsoleTest):
 
     def test_help_and_config(self):
         c = self.start()
-        c.keys("?")
-        s = c.wait("Help  (Esc: back")
-        seen = s
-        for _ in range(6):                              # page through the whole help
-            c.keys("NPage")
-            time.sleep(0.3)
-            seen += "\n" + c.screen()
-        self.assertRegex(seen, r"d, F9, Del +clear the selected affinity / mapping entry")
-        self.assertRegex(seen, r"q, F10 +quit")
-        self.assertRegex(seen, r"X +clear ALL affinities")
-        self.assertRegex(seen, r":clear provider ID +clear every affinity of that provider")
-        self.assertRegex(seen, r"y, Y +yes, do it")
-        self.assertRegex(seen, r"n, N, Esc, Enter, q +no \(the default: Enter alone cancels\)")
+        seen = c.help_text(pages=6)                     # page through the whole help
+        self.assertRegexAll(seen, [r"d, F9, Del +clear the selected affinity / mapping entry", r"q, F10 +quit",
+                                   r"X +clear ALL affinities",
+                                   r":clear provider ID +clear every affinity of that provider", r"y, Y +yes, do it",
+                                   r"n, N, Esc, Enter, q +no \(the default: Enter alone cancels\)"])
         c.keys("Escape")
         c.wait("rows 1")
         c.keys("5")
         s = c.wait("cache_ttl_seconds")
-        self.assertRegex(s, r"cache_ttl_seconds +300")
-        self.assertRegex(s, r"stable_max_reservation +0\.35")
-        self.assertRegex(s, r"ENCRYPTION_KEY +development default")
-        self.assertRegex(s, r"Theme +default \(256 colours\)")
+        self.assertRegexAll(s, [r"cache_ttl_seconds +300", r"stable_max_reservation +0\.35",
+                                r"ENCRYPTION_KEY +development default", r"Theme +default \(256 colours\)"])
         c.quit(self)
 
     def test_theme_load_error(self):
@@ -568,13 +571,9 @@ class ScreenTest(ConsoleTest):
         c.keys("5")
         c.wait(re.compile(r"Theme +default \(256 colours\)"))
         # a good theme by name, from the shipped folder
-        c.keys(":")
-        c.type("theme light")
-        c.keys("Enter")
+        c.command("theme light")
         c.wait("Theme light")
-        c.keys(":")
-        c.type("theme no-such-theme")
-        c.keys("Enter")
+        c.command("theme no-such-theme")
         c.wait('theme error: theme "no-such-theme" not found')
         c.quit(self)
 

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -349,25 +348,8 @@ class PostgresFaults(FaultBase):
 
     def test_postgres_hanging(self):
         """A server that accepts connections and never answers."""
-        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(64)
-        self.addCleanup(lsock.close)
-        held = []
-        stop = threading.Event()
-
-        def accept():
-            lsock.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    held.append(lsock.accept()[0])
-                except OSError:
-                    pass
-
-        threading.Thread(target=accept, daemon=True).start()
-        self.addCleanup(lambda: [s.close() for s in held])
-        self.addCleanup(stop.set)
-        env = {"DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/at_none" % lsock.getsockname()[1]}
+        port = xs.silent_server(self, backlog=64)
+        env = {"DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/at_none" % port}
         t0 = time.monotonic()
         rc, out, err, elapsed = self.run_at(["list", "--timeout", "1"], env=env)
         self.assertEqual(rc, 0, err)

@@ -19,7 +19,6 @@ import shutil
 import socket
 import ssl
 import tempfile
-import threading
 import time
 
 import extra_servers as xs
@@ -202,26 +201,7 @@ class TLSTest(harness.IntegrationTest):
     def test_tls_handshake_timeout(self):
         """A server that accepts the TCP connection but never answers the
         ClientHello: the handshake is bounded by --timeout."""
-        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(8)
-        self.addCleanup(lsock.close)
-        held = []
-        stop = threading.Event()
-
-        def accept():
-            lsock.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    held.append(lsock.accept()[0])
-                except OSError:
-                    pass
-
-        t = threading.Thread(target=accept, daemon=True)
-        t.start()
-        self.addCleanup(lambda: [s.close() for s in held])
-        self.addCleanup(stop.set)
-        url = "rediss://localhost:%d/0" % lsock.getsockname()[1]
+        url = "rediss://localhost:%d/0" % xs.silent_server(self)
         t0 = time.monotonic()
         rc, out, err = self.run_at(["list", "--timeout", "1", "--redis", url,
                                     "--redis-ca", self.certs["ca"]])
