@@ -4,6 +4,7 @@
  *   search         typing in search: per-keystroke re-filter + sort + first page
  *   load SECONDS   steady-state refreshes with the adaptive interval; Redis busy share
  *   clear-all      clear all while a second client PINGs (max wait)
+ *   ping SECONDS   the PING probe alone (what the machine itself makes it wait)
  *   clear-provider clear one provider while another thread re-points affinities;
  *                  counts affinities wrongly deleted
  * Connection settings come from REDIS_URL / DATABASE_URL like aethertop. */
@@ -270,13 +271,22 @@ typedef struct {
 } repoint_ctx;
 
 /* The gateway re-pointing affinities: rewrite random rows to another provider
- * (keeping the TTL), as fast as a pipeline allows. */
+ * (keeping the TTL), BENCH_REPOINT_RATE per second (default 5000, a busy
+ * gateway's every request re-pointing; 0 = as fast as a pipeline allows). */
 static void *repoint_thread(void *arg)
 {
     repoint_ctx *c = arg;
     at_redis *r = redis_or_die();
     unsigned seed = 12345;
+    const char *rate_env = getenv("BENCH_REPOINT_RATE");
+    double rate = rate_env ? atof(rate_env) : 5000;
+    double start = mono_ms();
     while (!atomic_load(&stop_flag)) {
+        if (rate > 0) { /* keep to the rate: 100 writes every 100/rate s */
+            double due = start + (double)c->writes / rate * 1000.0;
+            double now = mono_ms();
+            if (due > now) usleep((useconds_t)((due - now) * 1000.0));
+        }
         size_t batch[100];
         for (int i = 0; i < 100; i++) {
             size_t k = (size_t)rand_r(&seed) % c->s->n_rows;
@@ -303,6 +313,21 @@ static void *repoint_thread(void *arg)
     return NULL;
 }
 
+/* The probe alone for a while: what this machine makes a PING wait with
+ * whatever else runs (nothing of aethertop's). */
+static int bench_ping(double seconds)
+{
+    pthread_t ping;
+    atomic_store(&stop_flag, false);
+    max_ping_ms = 0;
+    pthread_create(&ping, NULL, ping_thread, NULL);
+    usleep((useconds_t)(seconds * 1e6));
+    atomic_store(&stop_flag, true);
+    pthread_join(ping, NULL);
+    printf("ping_max_ms %.2f realtime_probe %d\n", max_ping_ms, ping_realtime);
+    return 0;
+}
+
 static int bench_clear(bool provider)
 {
     at_redis *r = redis_or_die();
@@ -324,10 +349,27 @@ static int bench_clear(bool provider)
         usleep(200000);
     }
     usleep(100000);
+    const char *name = provider ? "clear_provider" : "clear_all";
     /* the same conditions without the clear: what this machine and the
-     * other clients alone make the probe wait */
-    usleep(3000000);
-    double baseline_ping_ms = max_ping_ms;
+     * other clients alone make the probe wait, over as long as a clear takes */
+    max_ping_ms = 0;
+    usleep(5000000);
+    printf("%s_baseline_max_ping_ms %.2f\n", name, max_ping_ms);
+    /* one floor pass (BENCH_FLOOR: the floor's command line) under the same
+     * load: the yardstick for time, and what a plain reader makes PING wait */
+    const char *floor_cmd = getenv("BENCH_FLOOR");
+    if (floor_cmd) {
+        max_ping_ms = 0;
+        FILE *f = popen(floor_cmd, "r");
+        char line[256];
+        double floor_ms = -1;
+        while (f && fgets(line, sizeof line, f)) {
+            const char *m = strstr(line, " ms ");
+            if (m) floor_ms = atof(m + 4);
+        }
+        if (f) pclose(f);
+        printf("%s_floor_ms %.1f\n%s_floor_max_ping_ms %.2f\n", name, floor_ms, name, max_ping_ms);
+    }
     max_ping_ms = 0;
     /* Redis's own account of slow commands during the clear */
     redisReply *x = at_redis_commandf(r, "CONFIG SET slowlog-log-slower-than 2000");
@@ -346,21 +388,24 @@ static int bench_clear(bool provider)
     atomic_store(&stop_flag, true);
     pthread_join(ping, NULL);
     if (provider) pthread_join(repoint, NULL);
-    printf("%s_ms %.1f deleted %lld rows %zu\n", provider ? "clear_provider" : "clear_all", ms, res.deleted, s->n_rows);
-    printf("%s_max_ping_ms %.2f realtime_probe %d\n", provider ? "clear_provider" : "clear_all", max_ping_ms,
-           ping_realtime);
-    printf("%s_baseline_max_ping_ms %.2f\n", provider ? "clear_provider" : "clear_all", baseline_ping_ms);
-    x = at_redis_commandf(r, "SLOWLOG GET 5");
+    printf("%s_ms %.1f deleted %lld rows %zu\n", name, ms, res.deleted, s->n_rows);
+    printf("%s_max_ping_ms %.2f realtime_probe %d\n", name, max_ping_ms, ping_realtime);
+    x = at_redis_commandf(r, "SLOWLOG GET 20");
     long long slowest_us = 0;
+    char slowest[32] = "-";
     if (x && x->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i < x->elements; i++) {
             redisReply *e = x->element[i];
             if (e->type == REDIS_REPLY_ARRAY && e->elements > 3 && e->element[2]->type == REDIS_REPLY_INTEGER &&
-                e->element[2]->integer > slowest_us)
+                e->element[2]->integer > slowest_us) {
                 slowest_us = e->element[2]->integer;
+                redisReply *a = e->element[3];
+                if (a->type == REDIS_REPLY_ARRAY && a->elements && a->element[0]->type == REDIS_REPLY_STRING)
+                    snprintf(slowest, sizeof slowest, "%s", a->element[0]->str);
+            }
         }
     if (x) freeReplyObject(x);
-    printf("%s_slowest_command_ms %.2f\n", provider ? "clear_provider" : "clear_all", slowest_us / 1000.0);
+    printf("%s_slowest_command_ms %.2f %s\n", name, slowest_us / 1000.0, slowest);
     x = at_redis_commandf(r, "CONFIG SET slowlog-log-slower-than 10000");
     if (x) freeReplyObject(x);
     if (provider) {
@@ -401,7 +446,7 @@ static int bench_clear(bool provider)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_core refresh N | search | load SECONDS [DELAY] | clear-all | clear-provider\n");
+        fprintf(stderr, "usage: bench_core refresh N | search | load SECONDS [DELAY] | clear-all | clear-provider | ping SECONDS\n");
         return 2;
     }
     char err[512];
@@ -415,6 +460,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "search") == 0) return bench_search();
     if (strcmp(argv[1], "load") == 0) return bench_load(argc > 2 ? atof(argv[2]) : 20, argc > 3 ? atof(argv[3]) : 1);
     if (strcmp(argv[1], "clear-all") == 0) return bench_clear(false);
+    if (strcmp(argv[1], "ping") == 0) return bench_ping(argc > 2 ? atof(argv[2]) : 5);
     if (strcmp(argv[1], "clear-provider") == 0) return bench_clear(true);
     fprintf(stderr, "bench: unknown measurement %s\n", argv[1]);
     return 2;
