@@ -214,22 +214,13 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Decode PostgreSQL's binary form of a one-dimensional float8[] (ndim,
- * has-nulls flag, element type, then size and lower bound, then per element
- * a length and 8 big-endian bytes) into v (capacity cap), skipping NULLs
- * and non-finite values; returns how many, or 0 if it is not that shape. */
-static size_t decode_float8_array(const unsigned char *p, size_t len, double *v, size_t cap)
+/* Decode a run of 8-byte big-endian IEEE doubles (float8send's form) into
+ * v (capacity cap), skipping non-finite values; returns how many. */
+static size_t decode_float8_run(const unsigned char *p, size_t len, double *v, size_t cap)
 {
-    if (len < 12 || be32(p) != 1 || len < 20) return 0;
-    size_t count = be32(p + 12), n = 0;
-    const unsigned char *q = p + 20, *end = p + len;
-    for (size_t i = 0; i < count && n < cap && q + 4 <= end; i++) {
-        int32_t elen = (int32_t)be32(q);
-        q += 4;
-        if (elen < 0) continue;
-        if (elen != 8 || q + 8 > end) return n;
-        uint64_t bits = (uint64_t)be32(q) << 32 | be32(q + 4);
-        q += 8;
+    size_t n = 0;
+    for (size_t off = 0; off + 8 <= len && n < cap; off += 8) {
+        uint64_t bits = (uint64_t)be32(p + off) << 32 | be32(p + off + 4);
         double x;
         memcpy(&x, &bits, sizeof x);
         if (isfinite(x)) v[n++] = x;
@@ -249,14 +240,16 @@ int at_ttl_advice_build(at_pg *pg, double hours, at_ttl_advice *out, char *err, 
     memset(out, 0, sizeof *out);
     out->hours = hours;
     /* PostgreSQL hands over each user's request times (users with at least
-     * three requests, i.e. two intervals, in the window) as a binary float8[]
-     * (no number formatting on either side), grouped by user_id over one
-     * range scan; the intervals and their percentiles are worked out here. A
-     * window function partitioned by user would sort every row by user_id
-     * under the database's collation, which costs several times more. */
+     * three requests, i.e. two intervals, in the window) as one bytea of
+     * 8-byte doubles (float8send: no number formatting on either side, and
+     * string_agg keeps no per-group memory context as array_agg does),
+     * grouped by hashing user_id over one range scan; the intervals and their
+     * percentiles are worked out here. A window function partitioned by user
+     * would sort every row by user_id under the database's collation, which
+     * costs several times more. */
     static const char sql[] =
         "SELECT a.user_id, us.username, a.times "
-        "FROM (SELECT user_id, array_agg(date_part('epoch', created_at)) AS times "
+        "FROM (SELECT user_id, string_agg(float8send(date_part('epoch', created_at)), ''::bytea) AS times "
         "      FROM usage "
         "      WHERE created_at >= now() - make_interval(secs => $1::double precision * 3600) "
         "        AND user_id IS NOT NULL "
@@ -272,12 +265,12 @@ int at_ttl_advice_build(at_pg *pg, double hours, at_ttl_advice *out, char *err, 
     for (int r = 0; r < n; r++) {
         const unsigned char *bin = (const unsigned char *)PQgetvalue(res, r, 2);
         size_t len = (size_t)PQgetlength(res, r, 2);
-        if (len / 12 + 1 > cap) {
-            cap = len / 12 + 1;
+        if (len / 8 + 1 > cap) {
+            cap = len / 8 + 1;
             times = realloc(times, cap * sizeof *times);
             if (!times) abort();
         }
-        size_t nt = decode_float8_array(bin, len, times, cap);
+        size_t nt = decode_float8_run(bin, len, times, cap);
         if (nt < 3) continue;
         qsort(times, nt, sizeof *times, cmp_double);
         for (size_t i = 0; i + 1 < nt; i++) times[i] = (times[i + 1] - times[i]) / 60.0;
