@@ -80,8 +80,7 @@ static void grp_draw(con_app *app, con_view *v, int y, int h)
     if (rows < 1) rows = 1;
     st->page = rows;
     size_t *cur = &st->cur[st->kind], *top = &st->top[st->kind];
-    if (*cur < *top) *top = *cur;
-    if (*cur >= *top + (size_t)rows) *top = *cur - (size_t)rows + 1;
+    con_list_clamp(cur, top, l->n, rows);
     for (int r = 0; r < rows; r++) {
         size_t i = *top + (size_t)r;
         if (i >= l->n) break;
@@ -119,16 +118,9 @@ static bool grp_handle(con_app *app, con_view *v, con_request req)
     const at_count_list *l = list_of(app, st->kind);
     size_t n = l ? l->n : 0;
     size_t *cur = &st->cur[st->kind];
-    size_t page = st->page > 0 ? (size_t)st->page : 1;
     if (l) follow(st, l);
     const at_count *c = l && n ? &l->items[*cur] : NULL;
     switch (req) {
-    case REQ_UP: if (*cur > 0) (*cur)--; break;
-    case REQ_DOWN: if (*cur + 1 < n) (*cur)++; break;
-    case REQ_PAGE_UP: *cur = *cur > page ? *cur - page : 0; break;
-    case REQ_PAGE_DOWN: *cur = n && *cur + page < n ? *cur + page : (n ? n - 1 : 0); break;
-    case REQ_HOME: *cur = 0; break;
-    case REQ_END: *cur = n ? n - 1 : 0; break;
     case REQ_LEFT: st->kind = (st->kind + G__N - 1) % G__N; app->dirty = true; return true;
     case REQ_RIGHT: st->kind = (st->kind + 1) % G__N; app->dirty = true; return true;
     case REQ_ENTER: {
@@ -160,7 +152,7 @@ static bool grp_handle(con_app *app, con_view *v, con_request req)
         return true;
     }
     default:
-        return false;
+        if (!con_list_move(cur, n, st->page, req)) return false;
     }
     remember(st, l);
     app->dirty = true;

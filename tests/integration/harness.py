@@ -1,7 +1,9 @@
 """tests/integration/harness.py — owns the plumbing shared by the integration
 tests (Python 3 standard library only): where the servers and binaries are,
 a small binary-safe Redis (RESP) client, fresh PostgreSQL databases with the
-gateway schema, and running `aethertop` / `aethertop-sim` against them.
+gateway schema, running `aethertop` / `aethertop-sim` against them, and the
+checks the tests share (IntegrationTest.assertRegexAll,
+IntegrationTest.assertNoSanitizerReport).
 
 Typical test file (run by ctest as `python3 test_x.py`, see tests/CMakeLists.txt):
 
@@ -58,6 +60,9 @@ SCHEMA_PATH = os.path.join(FIXTURES_DIR, "aether_schema.sql")
 
 AETHERTOP = os.path.join(BUILD_DIR, "aethertop")
 AETHERTOP_SIM = os.path.join(BUILD_DIR, "aethertop-sim")
+
+# What a sanitizer report in a program's stderr contains (any of these).
+SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
 # Not a valid Fernet key, so the gateway (and aethertop) derive one with PBKDF2.
 ENCRYPTION_KEY = "aethertop-integration-test-key"
@@ -553,6 +558,12 @@ class IntegrationTest(unittest.TestCase):
         output) must match every one."""
         for pattern in patterns:
             self.assertRegex(text, pattern)
+
+    def assertNoSanitizerReport(self, stderr, what, markers=SANITIZER_MARKERS):  # pylint: disable=invalid-name
+        """stderr (text) of a run holds none of the markers of a sanitizer
+        report; what (the arguments, say) names the run in the failure."""
+        for marker in markers:
+            self.assertNotIn(marker, stderr, "sanitizer report for %s" % (what,))
 
 
 def main():

@@ -76,8 +76,7 @@ class ClearCommands(harness.IntegrationTest):
         return rc, out, err
 
     def check_output(self, args, out, err):
-        for marker in SANITIZER:
-            self.assertNotIn(marker, err, "sanitizer report for %s" % args)
+        self.assertNoSanitizerReport(err, args, SANITIZER)
         for s in self.secrets:
             self.assertNotIn(s, out, "secret in stdout of %s" % args)
             self.assertNotIn(s, err, "secret in stderr of %s" % args)

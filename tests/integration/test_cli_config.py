@@ -72,8 +72,7 @@ class ConfigTest(harness.IntegrationTest):
         rc, out, err = harness.run([harness.AETHERTOP] + [str(a) for a in args],
                                    env=harness.program_env(None, None, e), timeout=timeout)
         elapsed = time.monotonic() - t0
-        for marker in SANITIZER:
-            self.assertNotIn(marker, err, "sanitizer report for %s" % args)
+        self.assertNoSanitizerReport(err, args, SANITIZER)
         for s in self.secrets:
             self.assertNotIn(s, out, "secret in stdout of %s (env %s)" % (args, env))
             self.assertNotIn(s, err, "secret in stderr of %s (env %s)" % (args, env))

@@ -15,10 +15,6 @@ import extra_servers as xs
 import fixture
 import harness
 
-SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
-
-
-
 
 class ConfigFileTest(harness.IntegrationTest):
 
@@ -58,8 +54,7 @@ class ConfigFileTest(harness.IntegrationTest):
         rc, out, err = harness.run([harness.AETHERTOP] + [str(a) for a in args],
                                    env=harness.program_env(None, None, e), timeout=60)
         self.elapsed = time.monotonic() - t0
-        for marker in SANITIZER:
-            self.assertNotIn(marker, err)
+        self.assertNoSanitizerReport(err, args)
         return rc, out, err
 
     def total(self, out):

@@ -30,7 +30,6 @@ import harness
 import usage_fixture
 from fixture import AFFINITIES, K_MAIN, U_ALICE, U_CAROL
 
-SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
 PROM_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
@@ -73,8 +72,7 @@ class CliInsight(harness.IntegrationTest):
     def run_at(self, args, env=None, expect_rc=0, binary=False):
         rc, out, err = self.ctx.run_aethertop(args, env=fixture.dev_env(env), binary=binary)
         e = err.decode("utf-8", "replace") if binary else err
-        for marker in SANITIZER:
-            self.assertNotIn(marker, e, "sanitizer report for %s" % args)
+        self.assertNoSanitizerReport(e, args)
         if expect_rc is not None:
             self.assertEqual(rc, expect_rc, "exit status of aethertop %s; stderr: %s" % (args, e))
         return rc, out, err

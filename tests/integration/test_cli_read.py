@@ -17,7 +17,6 @@ from fixture import (K_BOB, K_CI, K_GHOST, K_MAIN, K_MALLORY, K_ZHANG, P_ANT, P_
                      P_OAI, PK_OAI_CL, U_ALICE, U_BOB, U_CAROL, U_MALLORY, U_ZHANG)
 
 SKIP_LINE = re.compile(r"^aethertop: (\d+) unreadable affinit(?:y|ies) skipped\b", re.M)
-SANITIZER = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
 REFERENCE_CONFIG = {
     "status": "ok",
@@ -100,8 +99,7 @@ class ReadCommands(harness.IntegrationTest):
 
     def run_at(self, args, env=None, expect_rc=0):
         rc, out, err = self.ctx.run_aethertop(args, env=fixture.dev_env(env))
-        for marker in SANITIZER:
-            self.assertNotIn(marker, err, "sanitizer report for %s" % args)
+        self.assertNoSanitizerReport(err, args)
         for s in self.secrets:
             self.assertNotIn(s, out, "secret in stdout of %s" % args)
             self.assertNotIn(s, err, "secret in stderr of %s" % args)

@@ -19,15 +19,8 @@ import time
 
 import harness
 import test_console_screen as tcs
+from extra_servers import free_port
 from fixture import K_MAIN
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class OwnRedis:

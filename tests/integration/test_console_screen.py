@@ -247,8 +247,7 @@ class Console:
         self.close()
         if testcase:
             testcase.assertEqual(status, "0", "exit status; stderr:\n" + err)
-            for marker in SANITIZER:
-                testcase.assertNotIn(marker, err)
+            testcase.assertNoSanitizerReport(err, "the console", SANITIZER)
 
     def program_pid(self):
         """The aethertop process (the pane shell's child), or None."""
@@ -477,7 +476,7 @@ class ScreenTest(ConsoleTest):
         c.wait(re.compile(r"^MODEL ", re.M))
         c.command("q")                                  # :q quits too
         self.assertIn("[exited 0]", c.wait("[exited"))
-        self.assertEqual([m for m in SANITIZER if m in c.stderr()], [])
+        self.assertNoSanitizerReport(c.stderr(), "the console quit with :q", SANITIZER)
 
     def test_mapping_view(self):
         # the same core answer as `aethertop mappings --json`
