@@ -259,7 +259,7 @@ def make_certs(cwd):
 
 # ---------------------------------------------------------------- output checks
 
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
+SANITIZER_MARKERS = harness.SANITIZER_MARKERS
 
 # Raw bytes that must never reach a terminal from data: C0 controls except
 # \n and \t, DEL; C1 controls and bidi controls as UTF-8.

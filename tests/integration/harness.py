@@ -62,7 +62,8 @@ AETHERTOP = os.path.join(BUILD_DIR, "aethertop")
 AETHERTOP_SIM = os.path.join(BUILD_DIR, "aethertop-sim")
 
 # What a sanitizer report in a program's stderr contains (any of these).
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer")
+SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "UndefinedBehaviorSanitizer",
+                     "ThreadSanitizer")
 
 # Not a valid Fernet key, so the gateway (and aethertop) derive one with PBKDF2.
 ENCRYPTION_KEY = "aethertop-integration-test-key"
