@@ -237,7 +237,14 @@ static int bench_load(double seconds, double delay)
 /* ---- clears under a PING probe -------------------------------------------- */
 
 static atomic_bool stop_flag;
-static double max_ping_ms;
+static _Atomic double max_ping_ms; /* written by the probe, reset between phases */
+static atomic_int probe_phase;       /* a PING sent in an earlier phase does not count */
+
+static void probe_reset(void)
+{
+    atomic_fetch_add(&probe_phase, 1);
+    atomic_store(&max_ping_ms, 0.0);
+}
 
 static bool ping_realtime;
 
@@ -251,11 +258,12 @@ static void *ping_thread(void *arg)
     ping_realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
     at_redis *r = redis_or_die();
     while (!atomic_load(&stop_flag)) {
+        int phase = atomic_load(&probe_phase);
         double t0 = mono_ms();
         redisReply *rep = at_redis_commandf(r, "PING");
         double ms = mono_ms() - t0;
         if (rep) freeReplyObject(rep);
-        if (ms > max_ping_ms) max_ping_ms = ms;
+        if (phase == atomic_load(&probe_phase) && ms > atomic_load(&max_ping_ms)) atomic_store(&max_ping_ms, ms);
         usleep(1000);
     }
     at_redis_close(r);
@@ -319,7 +327,7 @@ static int bench_ping(double seconds)
 {
     pthread_t ping;
     atomic_store(&stop_flag, false);
-    max_ping_ms = 0;
+    probe_reset();
     pthread_create(&ping, NULL, ping_thread, NULL);
     usleep((useconds_t)(seconds * 1e6));
     atomic_store(&stop_flag, true);
@@ -339,7 +347,7 @@ static int bench_clear(bool provider)
     repoint_ctx rc = {.s = s};
     pthread_t ping, repoint;
     atomic_store(&stop_flag, false);
-    max_ping_ms = 0;
+    probe_reset();
     pthread_create(&ping, NULL, ping_thread, NULL);
     if (provider) {
         rc.target = st.by_provider.items[0].id;
@@ -352,14 +360,14 @@ static int bench_clear(bool provider)
     const char *name = provider ? "clear_provider" : "clear_all";
     /* the same conditions without the clear: what this machine and the
      * other clients alone make the probe wait, over as long as a clear takes */
-    max_ping_ms = 0;
+    probe_reset();
     usleep(5000000);
     printf("%s_baseline_max_ping_ms %.2f\n", name, max_ping_ms);
     /* one floor pass (BENCH_FLOOR: the floor's command line) under the same
      * load: the yardstick for time, and what a plain reader makes PING wait */
     const char *floor_cmd = getenv("BENCH_FLOOR");
     if (floor_cmd) {
-        max_ping_ms = 0;
+        probe_reset();
         FILE *f = popen(floor_cmd, "r");
         char line[256];
         double floor_ms = -1;
@@ -370,7 +378,7 @@ static int bench_clear(bool provider)
         if (f) pclose(f);
         printf("%s_floor_ms %.1f\n%s_floor_max_ping_ms %.2f\n", name, floor_ms, name, max_ping_ms);
     }
-    max_ping_ms = 0;
+    probe_reset();
     /* Redis's own account of slow commands during the clear */
     redisReply *x = at_redis_commandf(r, "CONFIG SET slowlog-log-slower-than 2000");
     if (x) freeReplyObject(x);

@@ -54,9 +54,14 @@ def seed(size, db):
     return env
 
 
+def status(ok):
+    """ok / MISSED against a target; None: a figure shown without one."""
+    return "shown" if ok is None else "ok" if ok else "MISSED"
+
+
 def record(figure, size, value, target, ok):
     results.append((figure, size, value, target, ok))
-    print(f"{figure:<46} {size:>9,}  {value:<34} {target:<10} {'ok' if ok else 'MISSED'}", flush=True)
+    print(f"{figure:<46} {size:>9,}  {value:<34} {target:<10} {status(ok)}", flush=True)
 
 
 def timed_json(args, env):
@@ -100,7 +105,7 @@ def measure_usage(hours, label, db):
             # so no index can narrow it; shown, not held to the target (a
             # bare count(*) of the million rows alone takes about 330 ms here)
             record(f"{name} query, ms [{label}; every row of the table]", USAGE_ROWS,
-                   f"{spread(q)}; command {statistics.median(wall):.0f}", "- (stress)", True)
+                   f"{spread(q)}; command {statistics.median(wall):.0f}", "none (stress case)", None)
             continue
         record(f"{name} query, ms [{label}; ~{rows / 1000:,.0f}k rows in it]", USAGE_ROWS,
                f"{spread(q)}; command {statistics.median(wall):.0f}", "<= 200", statistics.median(q) <= 200)
@@ -116,7 +121,7 @@ def pinned(cmd):
     if os.environ.get("BENCH_PIN", "1") == "0" or not pid or (os.cpu_count() or 1) < 2:
         return cmd
     if subprocess.run(["taskset", "-a", "-pc", "0", pid], capture_output=True).returncode != 0:
-        return cmd
+        sys.exit("bench: could not pin Redis to core 0 with taskset (BENCH_PIN=0 to measure unpinned)")
     return ["taskset", "-c", f"1-{os.cpu_count() - 1}", *cmd]
 
 
@@ -175,6 +180,8 @@ def measure(size, db):
                 out = sh(pinned([core, kind]), env)
                 unpin_redis()
                 slow_names += re.findall(rf"{name}_slowest_command_ms [0-9.]+ (\S+)", out)
+                if re.search(r"realtime_probe 1\b", out) is None:
+                    sys.exit("bench: the PING probe could not get real-time priority (needs root or CAP_SYS_NICE)")
                 for k in f:
                     f[k] += nums(out, f"{name}_{k}")
                 if kind == "clear-provider":
@@ -248,7 +255,7 @@ def main():
                 "300 models at 1M (scaled down for smaller sizes), TTLs 250-300 s.\n\n")
         f.write("| figure | affinities or usage rows | measured | target | |\n| --- | ---: | --- | --- | --- |\n")
         for fig, size, val, target, ok in results:
-            f.write(f"| {fig} | {size:,} | {val} | {target} | {'ok' if ok else '**missed**'} |\n")
+            f.write(f"| {fig} | {size:,} | {val} | {target} | {'**missed**' if ok is False else status(ok)} |\n")
         f.write("\nReproduce: `bench/run` (about 30 minutes; `BENCH_SIZES=\"10000\" bench/run` for a quick look). "
                 "The floor is `bench/floor.c`: plain hiredis, `SCAN 0 MATCH cache_affinity:* COUNT 1000` and one "
                 "MGET per batch, values counted, nothing parsed. The full refresh is `bench/bench_core.c refresh`: "
@@ -268,8 +275,11 @@ def main():
                 "figure is the query's time as aethertop measures it around the call (`query_ms` in the JSON), after one "
                 "warm-up run, with the whole command's wall time (start, connect, query, print) beside it; "
                 "`BENCH_PARTS=usage bench/run` runs only these.\n")
-    missed = [r for r in results if not r[4]]
-    print(f"\n{len(results) - len(missed)} of {len(results)} figures within target; RESULTS.md written")
+    held = [r for r in results if r[4] is not None]
+    missed = [r for r in held if not r[4]]
+    shown = len(results) - len(held)
+    print(f"\n{len(held) - len(missed)} of {len(held)} figures with a target within it"
+          f"{f'; {shown} shown without a target' if shown else ''}; RESULTS.md written")
 
 
 if __name__ == "__main__":

@@ -200,6 +200,44 @@ static int provider_script_batch(batch_ctx *c, size_t n, const char *const *keys
     return 0;
 }
 
+/* Order candidate indexes by key bytes, so a key SCAN returned twice (it may,
+ * while the key space changes) is counted and sent only once. */
+static const batch_ctx *cand_sort_ctx;
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const batch_ctx *c = cand_sort_ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    size_t li = c->cand_len[i], lj = c->cand_len[j];
+    int d = memcmp(c->cand[i], c->cand[j], li < lj ? li : lj);
+    return d ? d : (li > lj) - (li < lj);
+}
+
+static void dedupe_candidates(batch_ctx *c)
+{
+    if (c->n_cand < 2) return;
+    size_t *ix = malloc(c->n_cand * sizeof *ix);
+    const char **keys = malloc(c->n_cand * sizeof *keys);
+    size_t *lens = malloc(c->n_cand * sizeof *lens);
+    if (!ix || !keys || !lens) abort();
+    for (size_t i = 0; i < c->n_cand; i++) ix[i] = i;
+    cand_sort_ctx = c;
+    qsort(ix, c->n_cand, sizeof *ix, cmp_cand);
+    size_t n = 0;
+    for (size_t k = 0; k < c->n_cand; k++) {
+        size_t i = ix[k];
+        if (n && lens[n - 1] == c->cand_len[i] && memcmp(keys[n - 1], c->cand[i], lens[n - 1]) == 0) continue;
+        keys[n] = c->cand[i];
+        lens[n++] = c->cand_len[i];
+    }
+    free(ix);
+    free(c->cand);
+    free(c->cand_len);
+    c->cand = keys;
+    c->cand_len = lens;
+    c->n_cand = c->cap_cand = n;
+}
+
 /* Candidates per script run: each run holds Redis for well under a
  * millisecond, so other clients are served in between. */
 #define PROVIDER_DELETE_BATCH 100
@@ -234,6 +272,7 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
     } else {
         rc = at_redis_walk(r, &o, on_batch, c);
     }
+    if (rc == 0 && !c->failed) dedupe_candidates(c);
     for (size_t i = 0; rc == 0 && !c->failed && i < c->n_cand; i += PROVIDER_DELETE_BATCH) {
         size_t n = c->n_cand - i < PROVIDER_DELETE_BATCH ? c->n_cand - i : PROVIDER_DELETE_BATCH;
         provider_script_batch(c, n, c->cand + i, c->cand_len + i);

@@ -78,37 +78,6 @@ static PGresult *timed_query(at_pg *pg, const char *sql, double param, double *m
     return timed_query_as(pg, sql, param, false, ms, err, errlen);
 }
 
-/* Rows whose provider was deleted keep only its name (usage.provider; the id
- * was set to NULL): they form the one group with an empty id, labelled here
- * by a second, rarely needed query, so the main one never carries names
- * through its aggregation. A label still missing falls back to the id. */
-static int provider_label_fallback(at_pg *pg, long window_s, at_hits_report *out, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < out->n_by_provider; i++) {
-        at_hits_row *row = &out->by_provider[i];
-        if (*row->label) continue;
-        if (!*row->id) {
-            static const char sql[] =
-                "SELECT max(provider) FROM usage "
-                "WHERE provider_id IS NULL AND status = 'completed' "
-                "  AND created_at >= now() - make_interval(secs => $1::double precision)";
-            double ms = 0;
-            PGresult *res = timed_query(pg, sql, (double)window_s, &ms, err, errlen);
-            if (!res) return -1;
-            out->query_ms += ms;
-            if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
-                free(row->label);
-                row->label = val(res, 0, 0);
-            }
-            PQclear(res);
-        } else {
-            free(row->label);
-            row->label = strdup(row->id);
-        }
-    }
-    return 0;
-}
-
 int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -116,15 +85,16 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
     /* grouping: 0 = total, 1 = provider, 2 = model, 3 = user */
     /* aggregate the window's rows alone (one range scan on ix_usage_created_at),
      * then look up names for the few hundred groups, not for every row; a
-     * provider's name comes from `providers` (the usage row's own copy is
-     * needed only once the provider was deleted: see provider_label_fallback) */
+     * provider's name comes from `providers`, except for the rows of deleted
+     * providers (provider_id set NULL), which keep only their own copy */
     static const char sql[] =
         "SELECT a.g, COALESCE(a.provider_id, ''), COALESCE(a.model, ''), COALESCE(a.user_id, ''), "
-        "       COALESCE(NULLIF(p.display_name, ''), p.name), us.username, "
+        "       COALESCE(NULLIF(p.display_name, ''), p.name, a.deleted_provider_name, a.provider_id), us.username, "
         "       a.requests, a.cached, a.input, a.cache_read, a.cache_creation, a.cache_read_cost "
         "FROM (SELECT CASE WHEN GROUPING(u.provider_id) = 0 THEN 1 WHEN GROUPING(u.model) = 0 THEN 2 "
         "                  WHEN GROUPING(u.user_id) = 0 THEN 3 ELSE 0 END AS g, "
         "             u.provider_id, u.model, u.user_id, "
+        "             max(u.provider COLLATE \"C\") FILTER (WHERE u.provider_id IS NULL) AS deleted_provider_name, "
         "             count(*) AS requests, count(*) FILTER (WHERE u.cache_read_input_tokens > 0) AS cached, "
         "             COALESCE(sum(u.input_tokens), 0) AS input, "
         "             COALESCE(sum(u.cache_read_input_tokens), 0) AS cache_read, "
@@ -136,7 +106,7 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
         "      GROUP BY GROUPING SETS ((u.provider_id), (u.model), (u.user_id), ())) a "
         "LEFT JOIN providers p ON p.id = a.provider_id "
         "LEFT JOIN users us ON us.id = a.user_id "
-        "ORDER BY 1, 7 DESC";
+        "ORDER BY 1, 7 DESC, 2, 3, 4";
     PGresult *res = timed_query(pg, sql, (double)window_s, &out->query_ms, err, errlen);
     if (!res) return -1;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -160,10 +130,6 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
     }
     if (!out->total.id) { out->total.id = strdup(""); out->total.label = strdup("total"); out->total.token_hit_rate = -1; }
     PQclear(res);
-    if (provider_label_fallback(pg, window_s, out, err, errlen) < 0) {
-        at_hits_free(out);
-        return -1;
-    }
     return 0;
 }
 

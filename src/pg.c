@@ -76,15 +76,18 @@ at_pg *at_pg_open(const at_config *cfg, char *err, size_t errlen)
     if (!pg) abort();
     pg->conn = c;
     pg->timeout_ms = timeout_ms;
-    /* the server also stops a statement that runs past the timeout; JIT is
-     * off because compiling costs more than our short reports take, and the
+    /* the server also stops a statement that runs past the timeout; JIT (on
+     * servers that have it, PostgreSQL 11 on) is off because compiling costs
+     * more than our short reports take, and the
      * usage reports' window sorts get enough memory to stay off disk */
     char ms[32];
     snprintf(ms, sizeof ms, "%d", timeout_ms);
     const char *params[] = {ms};
     PGresult *res = at_pg_query(pg,
                                 "SELECT set_config('statement_timeout', $1, false), "
-                                "set_config('jit', 'off', false), set_config('work_mem', '32MB', false)",
+                                "CASE WHEN current_setting('jit', true) IS NOT NULL "
+                                "     THEN set_config('jit', 'off', false) END, "
+                                "set_config('work_mem', '32MB', false)",
                                 1, params);
     if (!res) {
         snprintf(err, errlen, "PostgreSQL %s: %s", cfg->pg_display ? cfg->pg_display : "", pg->err);
