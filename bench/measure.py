@@ -148,7 +148,11 @@ def measure(size, db):
         ratio = statistics.median(rf) / statistics.median(fl)
         record("floor: SCAN+MGET, ms", size, spread(fl), "-", True)
         record("full refresh, ms", size, spread(rf), "-", True)
-        record("refresh / floor", size, f"{ratio:.2f}", "<= 1.5", ratio <= 1.5)
+        # the issue holds the ratio to 1.5 at 1M and asks 10k and 100k to be reported
+        if size >= 1000000:
+            record("refresh / floor", size, f"{ratio:.2f}", "<= 1.5", ratio <= 1.5)
+        else:
+            record("refresh / floor", size, f"{ratio:.2f}", "none (reported)", None)
     if size >= 1000000 and env:
         record("peak RSS, MB", size, spread(rss), "<= 400", statistics.median(rss) <= 400)
     if size >= 1000000 and "search" in PARTS:
