@@ -77,7 +77,8 @@ typedef struct {
     bool execute;              /* false: only count */
     long long matched, deleted, examined, changed;
     at_strmap key_ids;         /* AT_CLEAR_API_KEYS */
-    at_arena *cand_arena;      /* AT_CLEAR_PROVIDER: keys whose value may match */
+    at_arena *cand_arena;      /* AT_CLEAR_PROVIDER: keys whose value may match, */
+    at_interner cand_keys;     /* each once even if SCAN returned it twice */
     const char **cand;
     size_t *cand_len, n_cand, cap_cand;
     bool verbatim;             /* the id is written as it is inside JSON */
@@ -90,25 +91,36 @@ static bool is_key_id(batch_ctx *c, const char *akey)
     return akey && at_strmap_get(&c->key_ids, akey) >= 0;
 }
 
+/* Send head[0..nhead) + keys + tail[0..ntail) as one command and return its
+ * integer reply, or -1 (c->failed set) when there is none. */
+static long long keys_command(batch_ctx *c, const char *const *head, size_t nhead, size_t n,
+                              const char *const *keys, const size_t *lens, const char *const *tail,
+                              size_t ntail)
+{
+    size_t argc = nhead + n + ntail;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *argl = malloc(argc * sizeof *argl);
+    if (!argv || !argl) abort();
+    for (size_t i = 0; i < nhead; i++) { argv[i] = head[i]; argl[i] = strlen(head[i]); }
+    memcpy(argv + nhead, keys, n * sizeof *argv);
+    memcpy(argl + nhead, lens, n * sizeof *argl);
+    for (size_t i = 0; i < ntail; i++) { argv[nhead + n + i] = tail[i]; argl[nhead + n + i] = strlen(tail[i]); }
+    redisReply *rep = at_redis_command(c->r, (int)argc, argv, argl);
+    free(argv);
+    free(argl);
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    if (rep) freeReplyObject(rep);
+    if (v < 0) c->failed = true;
+    return v;
+}
+
 static int unlink_batch(batch_ctx *c, size_t n, const char *const *keys, const size_t *lens)
 {
     if (!n) return 0;
-    const char **argv = malloc((n + 1) * sizeof *argv);
-    size_t *argl = malloc((n + 1) * sizeof *argl);
-    argv[0] = "UNLINK";
-    argl[0] = 6;
-    memcpy(argv + 1, keys, n * sizeof *argv);
-    memcpy(argl + 1, lens, n * sizeof *argl);
-    redisReply *rep = at_redis_command(c->r, (int)n + 1, argv, argl);
-    free(argv);
-    free(argl);
-    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
-        if (rep) freeReplyObject(rep);
-        c->failed = true;
-        return 1;
-    }
-    c->deleted += rep->integer;
-    freeReplyObject(rep);
+    const char *head[] = {"UNLINK"};
+    long long v = keys_command(c, head, 1, n, keys, lens, NULL, 0);
+    if (v < 0) return 1;
+    c->deleted += v;
     return 0;
 }
 
@@ -128,13 +140,16 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
          * server script decides, at delete time, which really match */
         for (size_t i = 0; i < n; i++) {
             if (!vals[i] || (c->verbatim && !memmem(vals[i], vlens[i], c->req->args[0], c->id_len))) continue;
+            size_t known = c->cand_keys.map.n;
+            const char *key = at_intern(&c->cand_keys, keys[i], klens[i]);
+            if (c->cand_keys.map.n == known) continue; /* seen already */
             if (c->n_cand == c->cap_cand) {
                 c->cap_cand = c->cap_cand ? c->cap_cand * 2 : 1024;
                 c->cand = realloc(c->cand, c->cap_cand * sizeof *c->cand);
                 c->cand_len = realloc(c->cand_len, c->cap_cand * sizeof *c->cand_len);
                 if (!c->cand || !c->cand_len) abort();
             }
-            c->cand[c->n_cand] = at_arena_strndup(c->cand_arena, keys[i], klens[i]);
+            c->cand[c->n_cand] = key;
             c->cand_len[c->n_cand++] = klens[i];
         }
         return 0;
@@ -170,72 +185,15 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
  * script run: each is deleted only if its value has the provider id now. */
 static int provider_script_batch(batch_ctx *c, size_t n, const char *const *keys, const size_t *klens)
 {
-    const char **argv = malloc((n + 6) * sizeof *argv);
-    size_t *argl = malloc((n + 6) * sizeof *argl);
-    if (!argv || !argl) abort();
     char nkeys[24];
     snprintf(nkeys, sizeof nkeys, "%zu", n);
-    argv[0] = "EVAL"; argl[0] = 4;
-    argv[1] = LUA_CLEAR_PROVIDER; argl[1] = sizeof LUA_CLEAR_PROVIDER - 1;
-    argv[2] = nkeys; argl[2] = strlen(nkeys);
-    memcpy(argv + 3, keys, n * sizeof *argv);
-    memcpy(argl + 3, klens, n * sizeof *argl);
-    argv[n + 3] = c->req->args[0];
-    argl[n + 3] = strlen(c->req->args[0]);
-    argv[n + 4] = c->execute ? "1" : "0";
-    argl[n + 4] = 1;
-    argv[n + 5] = c->verbatim ? "1" : "0";
-    argl[n + 5] = 1;
-    redisReply *rep = at_redis_command(c->r, (int)n + 6, argv, argl);
-    free(argv);
-    free(argl);
-    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
-        if (rep) freeReplyObject(rep);
-        c->failed = true;
-        return 1;
-    }
-    c->matched += rep->integer;
-    if (c->execute) c->deleted += rep->integer;
-    freeReplyObject(rep);
+    const char *head[] = {"EVAL", LUA_CLEAR_PROVIDER, nkeys};
+    const char *tail[] = {c->req->args[0], c->execute ? "1" : "0", c->verbatim ? "1" : "0"};
+    long long v = keys_command(c, head, 3, n, keys, klens, tail, 3);
+    if (v < 0) return 1;
+    c->matched += v;
+    if (c->execute) c->deleted += v;
     return 0;
-}
-
-/* Order candidate indexes by key bytes, so a key SCAN returned twice (it may,
- * while the key space changes) is counted and sent only once. */
-static const batch_ctx *cand_sort_ctx;
-
-static int cmp_cand(const void *a, const void *b)
-{
-    const batch_ctx *c = cand_sort_ctx;
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    size_t li = c->cand_len[i], lj = c->cand_len[j];
-    int d = memcmp(c->cand[i], c->cand[j], li < lj ? li : lj);
-    return d ? d : (li > lj) - (li < lj);
-}
-
-static void dedupe_candidates(batch_ctx *c)
-{
-    if (c->n_cand < 2) return;
-    size_t *ix = malloc(c->n_cand * sizeof *ix);
-    const char **keys = malloc(c->n_cand * sizeof *keys);
-    size_t *lens = malloc(c->n_cand * sizeof *lens);
-    if (!ix || !keys || !lens) abort();
-    for (size_t i = 0; i < c->n_cand; i++) ix[i] = i;
-    cand_sort_ctx = c;
-    qsort(ix, c->n_cand, sizeof *ix, cmp_cand);
-    size_t n = 0;
-    for (size_t k = 0; k < c->n_cand; k++) {
-        size_t i = ix[k];
-        if (n && lens[n - 1] == c->cand_len[i] && memcmp(keys[n - 1], c->cand[i], lens[n - 1]) == 0) continue;
-        keys[n] = c->cand[i];
-        lens[n++] = c->cand_len[i];
-    }
-    free(ix);
-    free(c->cand);
-    free(c->cand_len);
-    c->cand = keys;
-    c->cand_len = lens;
-    c->n_cand = c->cap_cand = n;
 }
 
 /* Candidates per script run: each run holds Redis for well under a
@@ -260,6 +218,7 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
          * the deletes follow the walk */
         o = (at_walk_opts){.count = 1000, .values = true};
         c->cand_arena = at_arena_new();
+        at_interner_init(&c->cand_keys, c->cand_arena);
         c->verbatim = json_verbatim(req->args[0]);
         c->id_len = strlen(req->args[0]);
     }
@@ -272,12 +231,14 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
     } else {
         rc = at_redis_walk(r, &o, on_batch, c);
     }
-    if (rc == 0 && !c->failed) dedupe_candidates(c);
     for (size_t i = 0; rc == 0 && !c->failed && i < c->n_cand; i += PROVIDER_DELETE_BATCH) {
         size_t n = c->n_cand - i < PROVIDER_DELETE_BATCH ? c->n_cand - i : PROVIDER_DELETE_BATCH;
         provider_script_batch(c, n, c->cand + i, c->cand_len + i);
     }
-    if (c->cand_arena) at_arena_free(c->cand_arena);
+    if (c->cand_arena) {
+        at_interner_free(&c->cand_keys);
+        at_arena_free(c->cand_arena);
+    }
     free(c->cand);
     free(c->cand_len);
     c->cand = NULL;

@@ -227,24 +227,17 @@ static void prompt_key(con_app *app, bool code, int key)
             break;
         case LINE_NONE: break;
         }
-    } else if (app->mode == MODE_EXPORT) {
-        if (r == LINE_ACCEPT) {
-            app->mode = MODE_NORMAL;
-            char path[512];
-            snprintf(path, sizeof path, "%s", app->line.buf);
-            con_export_run(app, path);
-        } else if (r == LINE_CANCEL) {
-            app->mode = MODE_NORMAL;
-            con_message(app, false, "%s", _("Export cancelled."));
-        }
     } else {
+        /* the export path or the ':' command line: run it on Enter */
+        bool exporting = app->mode == MODE_EXPORT;
         if (r == LINE_ACCEPT) {
             app->mode = MODE_NORMAL;
-            char cmd[512];
-            snprintf(cmd, sizeof cmd, "%s", app->line.buf);
-            con_command_run(app, cmd);
+            char text[512];
+            snprintf(text, sizeof text, "%s", app->line.buf);
+            (exporting ? con_export_run : con_command_run)(app, text);
         } else if (r == LINE_CANCEL) {
             app->mode = MODE_NORMAL;
+            if (exporting) con_message(app, false, "%s", _("Export cancelled."));
         }
     }
     app->dirty = true;
