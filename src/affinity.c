@@ -7,7 +7,12 @@
 #include "aethertop/text.h"
 
 #include <cjson/cJSON.h>
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,34 +40,23 @@ const char *at_record_status_id(at_record_status s)
     return s < AT_REC__COUNT ? ids[s] : "unknown";
 }
 
-static bool take_string(at_interner *in, const cJSON *obj, const char *name, const char **out)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!it) return true;
-    if (cJSON_IsNull(it)) { *out = NULL; return true; }
-    if (!cJSON_IsString(it) || !it->valuestring) return false;
-    *out = at_intern(in, it->valuestring, strlen(it->valuestring));
-    return true;
-}
+/* The fields of a record, as either parser found them. */
+enum { F_AKEY, F_FORMAT, F_MODEL, F_PROVIDER, F_ENDPOINT, F_KEY, F_CREATED, F_EXPIRE, F_COUNT, F__N };
+static const char *const FIELD_NAMES[F__N] = {"affinity_key", "api_format", "model_name", "provider_id",
+                                              "endpoint_id", "key_id", "created_at", "expire_at",
+                                              "request_count"};
+typedef enum { V_ABSENT, V_NULL, V_STRING, V_NUMBER, V_OTHER } value_kind;
+typedef struct {
+    value_kind kind;
+    const char *str;             /* V_STRING: the text, str_len bytes */
+    size_t str_len;
+    double num;                  /* V_NUMBER */
+} field_value;
 
-static bool take_number(const cJSON *obj, const char *name, double *out)
+/* What the fields make of a record: the gateway's reading of one value. */
+static at_record_status record_from_fields(at_interner *in, const char *key, size_t klen,
+                                           const field_value f[F__N], at_affinity *row)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!it || cJSON_IsNull(it)) return true;
-    if (!cJSON_IsNumber(it)) return false;
-    *out = it->valuedouble;
-    return true;
-}
-
-at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen,
-                                   const char *val, size_t vlen, at_affinity *row)
-{
-    memset(row, 0, sizeof *row);
-    row->created_at = row->expire_at = NAN;
-    row->api_key = row->user = row->provider = row->endpoint = row->provider_key = row->global_model = -1;
-    if (!val) return AT_REC_GONE;
-    if (!at_utf8_valid(key, klen) || !at_utf8_valid(val, vlen)) return AT_REC_BAD_UTF8;
-
     /* key parts as the gateway's list_affinities splits them: part 1 the
      * affinity key, part 2 the api format, part 3 the model name */
     const char *part[3] = {0};
@@ -75,43 +69,203 @@ at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen
         plen[i] = (size_t)((next ? next : end) - start);
         p = next;
     }
-    cJSON *doc = cJSON_ParseWithLength(val, vlen);
-    if (!doc) return AT_REC_NOT_JSON;
-    if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_REC_NOT_OBJECT; }
+    for (int i = 0; i < F__N; i++)
+        if (f[i].kind == V_OTHER || (i < F_CREATED ? f[i].kind == V_NUMBER : f[i].kind == V_STRING))
+            return AT_REC_WRONG_TYPE;
     /* JSON fields win; a key part is interned only when its field is absent */
-    const char *field[3] = {0};
-    static const char *const names[3] = {"affinity_key", "api_format", "model_name"};
-    double count = 0;
-    bool ok = true;
-    for (int i = 0; i < 3 && ok; i++) {
-        if (cJSON_GetObjectItemCaseSensitive(doc, names[i]))
-            ok = take_string(in, doc, names[i], &field[i]);
-        else if (part[i])
-            field[i] = at_intern(in, part[i], plen[i]);
-        else if (i > 0)
-            field[i] = at_intern(in, "unknown", 7); /* the gateway's fallback */
+    const char *text[F_CREATED] = {0};
+    for (int i = 0; i < F_CREATED; i++) {
+        if (f[i].kind == V_STRING) text[i] = at_intern(in, f[i].str, f[i].str_len);
+        else if (f[i].kind == V_ABSENT && i < 3 && part[i]) text[i] = at_intern(in, part[i], plen[i]);
+        else if (f[i].kind == V_ABSENT && (i == F_FORMAT || i == F_MODEL))
+            text[i] = at_intern(in, "unknown", 7); /* the gateway's fallback */
     }
-    ok = ok && take_string(in, doc, "provider_id", &row->provider_id) &&
-         take_string(in, doc, "endpoint_id", &row->endpoint_id) &&
-         take_string(in, doc, "key_id", &row->key_id) &&
-         take_number(doc, "created_at", &row->created_at) &&
-         take_number(doc, "expire_at", &row->expire_at) &&
-         take_number(doc, "request_count", &count);
-    cJSON_Delete(doc);
-    const char *akey = field[0], *fmt = field[1], *model = field[2];
-    if (!ok) return AT_REC_WRONG_TYPE;
+    if (f[F_CREATED].kind == V_NUMBER) row->created_at = f[F_CREATED].num;
+    if (f[F_EXPIRE].kind == V_NUMBER) row->expire_at = f[F_EXPIRE].num;
+    double count = f[F_COUNT].kind == V_NUMBER ? f[F_COUNT].num : 0;
     /* 1e400 parses as infinity: no JSON form, like NaN (the reference's
      * response would fail to serialise it) */
     if (isinf(row->created_at) || isinf(row->expire_at) || isinf(count)) return AT_REC_NOT_JSON;
-    if (!akey || !*akey) return AT_REC_BAD_KEY;
-    row->affinity_key = akey;
-    row->api_format = fmt;
-    row->model_name = model;
+    if (!text[F_AKEY] || !*text[F_AKEY]) return AT_REC_BAD_KEY;
+    row->affinity_key = text[F_AKEY];
+    row->api_format = text[F_FORMAT];
+    row->model_name = text[F_MODEL];
+    row->provider_id = text[F_PROVIDER];
+    row->endpoint_id = text[F_ENDPOINT];
+    row->key_id = text[F_KEY];
     /* clamp absurd counts to 15 digits (what JSON output prints exactly):
      * the cast of a larger double is undefined, and sums must not overflow */
     row->request_count = count > 999999999999999.0 ? INT64_C(999999999999999)
                        : count < -999999999999999.0 ? -INT64_C(999999999999999) : (int64_t)count;
     return AT_REC_OK;
+}
+
+static void row_init(at_affinity *row)
+{
+    memset(row, 0, sizeof *row);
+    row->created_at = row->expire_at = NAN;
+    row->api_key = row->user = row->provider = row->endpoint = row->provider_key = row->global_model = -1;
+}
+
+/* The general reader: any JSON, through cJSON. */
+static at_record_status parse_general(at_interner *in, const char *key, size_t klen, const char *val,
+                                      size_t vlen, at_affinity *row)
+{
+    cJSON *doc = cJSON_ParseWithLength(val, vlen);
+    if (!doc) return AT_REC_NOT_JSON;
+    if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_REC_NOT_OBJECT; }
+    field_value f[F__N];
+    memset(f, 0, sizeof f);
+    for (int i = 0; i < F__N; i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(doc, FIELD_NAMES[i]);
+        if (!it) continue;
+        if (cJSON_IsNull(it)) f[i].kind = V_NULL;
+        else if (cJSON_IsString(it) && it->valuestring) {
+            f[i].kind = V_STRING;
+            f[i].str = it->valuestring;
+            f[i].str_len = strlen(it->valuestring);
+        } else if (cJSON_IsNumber(it)) {
+            f[i].kind = V_NUMBER;
+            f[i].num = it->valuedouble;
+        } else {
+            f[i].kind = V_OTHER;
+        }
+    }
+    at_record_status st = record_from_fields(in, key, klen, f, row);
+    cJSON_Delete(doc);
+    return st;
+}
+
+/* ---- the fast reader ----------------------------------------------------------
+ * The gateway writes each value as one flat object of plain strings and
+ * numbers. jsmn tokenises that without allocating; everything this reader is
+ * not sure of (escapes, nesting, duplicate fields, odd spacing or numbers,
+ * trailing bytes) goes to the general reader, so both always agree
+ * (tests/unit/test_affinity.c and the affinity fuzz target compare them). */
+#define FAST_MAX_TOKENS 41       /* the object + 20 fields */
+
+static bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Only whitespace around exactly one sep (0: none) in val[from, to). */
+static bool gap_is(const char *val, int from, int to, char sep)
+{
+    int seen = 0;
+    for (int i = from; i < to; i++) {
+        if (val[i] == sep && sep) seen++;
+        else if (!json_ws(val[i])) return false;
+    }
+    return seen == (sep ? 1 : 0);
+}
+
+/* A strict JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i >= n) return false;
+    if (s[i] == '0') i++;
+    else if (s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    else return false;
+    if (i < n && s[i] == '.') {
+        size_t d = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == d) return false;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        size_t d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == d) return false;
+    }
+    return i == n;
+}
+
+/* strtod in the C locale whatever LC_NUMERIC says ("1.5" is not "1,5") */
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+static void c_numeric_init(void) { c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+
+static bool plain_string(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '\\' || s[i] == '"') return false;
+    return true;
+}
+
+/* 1: read into f; 0: not sure, use the general reader. */
+static int parse_fast(const char *val, size_t vlen, field_value f[F__N])
+{
+    if (vlen >= 65536 || memchr(val, '\0', vlen)) return 0;
+    pthread_once(&c_numeric_once, c_numeric_init);
+    jsmn_parser p;
+    jsmntok_t t[FAST_MAX_TOKENS];
+    jsmn_init(&p);
+    int n = jsmn_parse(&p, val, vlen, t, FAST_MAX_TOKENS);
+    if (n < 1 || t[0].type != JSMN_OBJECT || n != 1 + 2 * t[0].size) return 0;
+    if (!gap_is(val, 0, t[0].start, 0) || !gap_is(val, t[0].end, (int)vlen, 0)) return 0;
+    memset(f, 0, F__N * sizeof *f);
+    int prev_end = t[0].start + 1;  /* just past '{' */
+    char sep = 0;
+    for (int k = 1; k < n; k += 2) {
+        const jsmntok_t *name = &t[k], *v = &t[k + 1];
+        if (name->type != JSMN_STRING || name->size != 1 || v->size != 0) return 0;
+        int v_from = v->start, v_to = v->end;
+        if (v->type == JSMN_STRING) { v_from--; v_to++; }
+        else if (v->type != JSMN_PRIMITIVE) return 0;
+        if (!gap_is(val, prev_end, name->start - 1, sep) || !gap_is(val, name->end + 1, v_from, ':')) return 0;
+        prev_end = v_to;
+        sep = ',';
+        const char *nm = val + name->start, *vs = val + v->start;
+        size_t nl = (size_t)(name->end - name->start), vl = (size_t)(v->end - v->start);
+        if (!plain_string(nm, nl)) return 0;
+        int which = -1;
+        for (int i = 0; i < F__N && which < 0; i++)
+            if (strlen(FIELD_NAMES[i]) == nl && memcmp(FIELD_NAMES[i], nm, nl) == 0) which = i;
+        field_value fv = {.kind = V_OTHER};
+        if (v->type == JSMN_STRING) {
+            if (!plain_string(vs, vl)) return 0;
+            fv.kind = V_STRING;
+            fv.str = vs;
+            fv.str_len = vl;
+        } else if (vl == 4 && memcmp(vs, "null", 4) == 0) {
+            fv.kind = V_NULL;
+        } else if ((vl == 4 && memcmp(vs, "true", 4) == 0) || (vl == 5 && memcmp(vs, "false", 5) == 0)) {
+            fv.kind = V_OTHER;
+        } else if (vl < 64 && json_number(vs, vl) && c_numeric) {
+            char num[64];
+            memcpy(num, vs, vl);
+            num[vl] = '\0';
+            fv.kind = V_NUMBER;
+            fv.num = strtod_l(num, NULL, c_numeric);
+        } else {
+            return 0;
+        }
+        if (which < 0) continue;
+        if (f[which].kind != V_ABSENT) return 0;     /* a duplicate: the general reader decides */
+        f[which] = fv;
+    }
+    return gap_is(val, prev_end, t[0].end - 1, 0) ? 1 : 0;
+}
+
+at_record_status at_affinity_parse_general(at_interner *in, const char *key, size_t klen,
+                                           const char *val, size_t vlen, at_affinity *row)
+{
+    row_init(row);
+    if (!val) return AT_REC_GONE;
+    if (!at_utf8_valid(key, klen) || !at_utf8_valid(val, vlen)) return AT_REC_BAD_UTF8;
+    return parse_general(in, key, klen, val, vlen, row);
+}
+
+at_record_status at_affinity_parse(at_interner *in, const char *key, size_t klen,
+                                   const char *val, size_t vlen, at_affinity *row)
+{
+    row_init(row);
+    if (!val) return AT_REC_GONE;
+    if (!at_utf8_valid(key, klen) || !at_utf8_valid(val, vlen)) return AT_REC_BAD_UTF8;
+    field_value f[F__N];
+    if (parse_fast(val, vlen, f)) return record_from_fields(in, key, klen, f, row);
+    return parse_general(in, key, klen, val, vlen, row);
 }
 
 static int scan_append(at_redis *r, const char *cursor, const at_walk_opts *o)

@@ -1,6 +1,8 @@
 /* arena.c — bump allocator for one snapshot: rows and strings live in large
- * chunks freed all at once, so a million rows cost no per-row malloc. */
+ * chunks (bigmem.c: pages populated at once) freed all at once, so a million
+ * rows cost no per-row malloc. */
 #include "aethertop/arena.h"
+#include "aethertop/bigmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ void at_arena_free(at_arena *a)
     at_chunk *c = a->head;
     while (c) {
         at_chunk *next = c->next;
-        free(c);
+        at_big_free(c, sizeof(at_chunk) + c->cap);
         c = next;
     }
     free(a);
@@ -40,8 +42,7 @@ void *at_arena_alloc(at_arena *a, size_t n)
     n = (n + 7u) & ~(size_t)7u;
     if (!a->head || a->head->cap - a->head->used < n) {
         size_t cap = n > AT_ARENA_CHUNK / 4 ? n : AT_ARENA_CHUNK;
-        at_chunk *c = malloc(sizeof(at_chunk) + cap);
-        if (!c) abort();
+        at_chunk *c = at_big_alloc(sizeof(at_chunk) + cap);
         c->cap = cap;
         c->used = 0;
         if (cap == n && a->head) {
@@ -50,8 +51,7 @@ void *at_arena_alloc(at_arena *a, size_t n)
             a->head->next = c;
             c->used = n;
             a->bytes += cap;
-            memset(c->data, 0, n);
-            return c->data;
+            return c->data;             /* fresh pages are zero */
         }
         c->next = a->head;
         a->head = c;

@@ -3,6 +3,7 @@
  * fetched in batches (`= ANY($1)`), decrypting and masking each stored key
  * once. Everything lives in the snapshot's arena. */
 #include "aethertop/snapshot.h"
+#include "aethertop/bigmem.h"
 #include "aethertop/pg.h"
 #include "aethertop/redis.h"
 #include "aethertop/secret.h"
@@ -30,7 +31,6 @@ static double mono_ms(void)
 
 typedef struct {
     at_snapshot *s;
-    size_t cap;
 } walk_ctx;
 
 static int collect(void *vctx, size_t n, const char *const *keys, const size_t *klens,
@@ -39,10 +39,10 @@ static int collect(void *vctx, size_t n, const char *const *keys, const size_t *
     walk_ctx *w = vctx;
     at_snapshot *s = w->s;
     for (size_t i = 0; i < n; i++) {
-        if (s->n_rows == w->cap) {
-            w->cap = w->cap ? w->cap * 2 : 1024;
-            s->rows = realloc(s->rows, w->cap * sizeof *s->rows);
-            if (!s->rows) abort();
+        if (s->n_rows == s->rows_cap) {
+            size_t cap = s->rows_cap ? s->rows_cap * 2 : 1024;
+            s->rows = at_big_realloc(s->rows, s->rows_cap * sizeof *s->rows, cap * sizeof *s->rows);
+            s->rows_cap = cap;
         }
         at_affinity *row = &s->rows[s->n_rows];
         at_record_status st = at_affinity_parse(&s->strings, keys[i], klens[i], vals[i], vlens[i], row);
@@ -240,9 +240,42 @@ static void id_set_free(id_set *set)
     at_ptrmap_free(&set->seen);
 }
 
+/* The enrichment look-ups, one per table, each by a batch of ids. */
+enum { K_AKEY, K_USER, K_PROV, K_ENDP, K_PKEY, K_MODEL, K__N };
+static const char *const ENRICH_SQL[K__N] = {
+    [K_AKEY] = "SELECT id, user_id, name, key_encrypted, is_standalone, is_active "
+               "FROM api_keys WHERE id = ANY($1::text[])",
+    [K_USER] = "SELECT id, username, email, is_active, is_deleted "
+               "FROM users WHERE id = ANY($1::text[])",
+    [K_PROV] = "SELECT id, name, display_name, is_active "
+               "FROM providers WHERE id = ANY($1::text[])",
+    [K_ENDP] = "SELECT id, provider_id, api_format, base_url, is_active "
+               "FROM provider_endpoints WHERE id = ANY($1::text[])",
+    [K_PKEY] = "SELECT id, endpoint_id, name, api_key, rate_multiplier, cache_ttl_minutes, is_active "
+               "FROM provider_api_keys WHERE id = ANY($1::text[])",
+    [K_MODEL] = "SELECT id, name, display_name, is_active "
+                "FROM global_models WHERE id = ANY($1::text[])",
+};
+static const at_pg_row_fn ENRICH_FILL[K__N] = {
+    [K_AKEY] = fill_api_key, [K_USER] = fill_user, [K_PROV] = fill_provider,
+    [K_ENDP] = fill_endpoint, [K_PKEY] = fill_provider_key, [K_MODEL] = fill_global_model,
+};
+
+int at_snapshot_pg_warm(at_pg *pg)
+{
+    /* an id no row has: the server parses, plans (statistics included) and
+     * runs each look-up once, loading what a new backend loads on first use */
+    const char *params[1] = {"{\"\"}"};
+    for (int k = 0; k < K__N; k++) {
+        PGresult *res = at_pg_query(pg, ENRICH_SQL[k], 1, params);
+        if (!res) return -1;
+        PQclear(res);
+    }
+    return 0;
+}
+
 static int enrich(at_snapshot *s, at_pg *pg, const at_fernet_key *key)
 {
-    enum { K_AKEY, K_PROV, K_ENDP, K_PKEY, K_MODEL, K_USER, K__N };
     id_set sets[K__N];
     at_ptrmap idx[K__N];
     memset(sets, 0, sizeof sets);
@@ -257,37 +290,13 @@ static int enrich(at_snapshot *s, at_pg *pg, const at_fernet_key *key)
     }
     fill_ctx c = {.s = s, .key = key};
     int rc = 0;
-    c.index = &idx[K_AKEY];
-    rc |= at_pg_query_ids(pg, "SELECT id, user_id, name, key_encrypted, is_standalone, is_active "
-                              "FROM api_keys WHERE id = ANY($1::text[])",
-                          sets[K_AKEY].v, sets[K_AKEY].n, fill_api_key, &c);
-    for (size_t i = 0; rc == 0 && i < s->n_api_keys; i++) id_set_add(&sets[K_USER], s->api_keys[i].user_id);
-    c.index = &idx[K_USER];
-    if (rc == 0)
-        rc |= at_pg_query_ids(pg, "SELECT id, username, email, is_active, is_deleted "
-                                  "FROM users WHERE id = ANY($1::text[])",
-                              sets[K_USER].v, sets[K_USER].n, fill_user, &c);
-    c.index = &idx[K_PROV];
-    if (rc == 0)
-        rc |= at_pg_query_ids(pg, "SELECT id, name, display_name, is_active "
-                                  "FROM providers WHERE id = ANY($1::text[])",
-                              sets[K_PROV].v, sets[K_PROV].n, fill_provider, &c);
-    c.index = &idx[K_ENDP];
-    if (rc == 0)
-        rc |= at_pg_query_ids(pg, "SELECT id, provider_id, api_format, base_url, is_active "
-                                  "FROM provider_endpoints WHERE id = ANY($1::text[])",
-                              sets[K_ENDP].v, sets[K_ENDP].n, fill_endpoint, &c);
-    c.index = &idx[K_PKEY];
-    if (rc == 0)
-        rc |= at_pg_query_ids(pg, "SELECT id, endpoint_id, name, api_key, rate_multiplier, "
-                                  "cache_ttl_minutes, is_active "
-                                  "FROM provider_api_keys WHERE id = ANY($1::text[])",
-                              sets[K_PKEY].v, sets[K_PKEY].n, fill_provider_key, &c);
-    c.index = &idx[K_MODEL];
-    if (rc == 0)
-        rc |= at_pg_query_ids(pg, "SELECT id, name, display_name, is_active "
-                                  "FROM global_models WHERE id = ANY($1::text[])",
-                              sets[K_MODEL].v, sets[K_MODEL].n, fill_global_model, &c);
+    /* users are known only once the API keys are in */
+    for (int k = 0; rc == 0 && k < K__N; k++) {
+        if (k == K_USER)
+            for (size_t i = 0; i < s->n_api_keys; i++) id_set_add(&sets[K_USER], s->api_keys[i].user_id);
+        c.index = &idx[k];
+        rc = at_pg_query_ids(pg, ENRICH_SQL[k], sets[k].v, sets[k].n, ENRICH_FILL[k], &c);
+    }
     if (rc == 0) {
         for (size_t i = 0; i < s->n_api_keys; i++)
             s->api_keys[i].user = at_ptrmap_get(&idx[K_USER], s->api_keys[i].user_id);
@@ -407,6 +416,7 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
         if (i != AT_REC_OK && i != AT_REC_GONE) s->n_skipped += s->skipped[i];
     if (!opts || opts->want_info) read_info(s, r);
     if (!key && opts && opts->wait_key) key = opts->wait_key(opts->wait_key_ctx);
+    if (!pg && opts && opts->wait_pg) pg = opts->wait_pg(opts->wait_pg_ctx);
     if (pg) {
         s->enriched = enrich(s, pg, key) == 0;
         if (!s->enriched) drop_enrichment(s);
@@ -421,7 +431,7 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
 void at_snapshot_free(at_snapshot *s)
 {
     if (!s) return;
-    free(s->rows);
+    at_big_free(s->rows, s->rows_cap * sizeof *s->rows);
     free(s->users);
     free(s->api_keys);
     free(s->providers);

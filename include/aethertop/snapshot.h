@@ -54,8 +54,8 @@ typedef struct at_snapshot {
     double taken_at;             /* epoch seconds, when the walk ended */
     double build_ms;             /* how long the whole build took */
     double walk_ms;              /* of which walking Redis (SCAN + MGET + parse) */
-    at_affinity *rows;
-    size_t n_rows;
+    at_affinity *rows;           /* a bigmem block of rows_cap rows */
+    size_t n_rows, rows_cap;
     size_t skipped[AT_REC__COUNT]; /* unreadable records by reason */
     size_t n_skipped;            /* sum of the error reasons (not GONE) */
 
@@ -80,6 +80,11 @@ typedef struct {
      * walked). May return NULL (keys then show as absent). */
     const struct at_fernet_key *(*wait_key)(void *ctx);
     void *wait_key_ctx;
+    /* When the pg argument is NULL: called once, after the walk, for a
+     * connection still being opened elsewhere (the console connects to
+     * PostgreSQL while Redis is walked). May return NULL (raw ids only). */
+    struct at_pg *(*wait_pg)(void *ctx);
+    void *wait_pg_ctx;
 } at_snapshot_opts;
 
 /* Build a snapshot. pg may be NULL (raw ids only). Returns NULL on a Redis
@@ -88,6 +93,11 @@ at_snapshot *at_snapshot_build(struct at_redis *r, struct at_pg *pg,
                                const struct at_fernet_key *key, const at_snapshot_opts *opts,
                                char *err, size_t errlen);
 void at_snapshot_free(at_snapshot *s);
+
+/* Run each enrichment look-up once for an id no row has, so a new
+ * connection's first real look-ups find the server's caches warm. 0, or -1
+ * with the reason in at_pg_error(pg). */
+int at_snapshot_pg_warm(struct at_pg *pg);
 
 /* Row lookups (NULL when absent). */
 const at_api_key *at_row_api_key(const at_snapshot *s, const at_affinity *a);

@@ -50,6 +50,10 @@ struct con_worker {
     bool have_key;
     pthread_t key_thread;        /* derives fkey (PBKDF2) while the first walk runs */
     bool key_thread_running;
+    pthread_t pg_thread;         /* opens PostgreSQL while the first walk runs */
+    bool pg_thread_running;
+    at_pg *pg_opened;            /* what it opened, or NULL with pg_open_err */
+    char pg_open_err[512];
     at_refresh_pacer pacer;      /* stretches the interval as the key space grows */
     con_snap *prev;
     double redis_backoff, pg_backoff;
@@ -199,6 +203,21 @@ static at_redis *need_redis(con_worker *w)
     return w->redis;
 }
 
+/* The first PostgreSQL connection, opened and warmed on its own thread so
+ * that it is ready when the first walk of Redis ends. */
+static void *open_pg_early(void *arg)
+{
+    con_worker *w = arg;
+    w->pg_opened = at_pg_open(w->cfg, w->pg_open_err, sizeof w->pg_open_err);
+    if (w->pg_opened && at_snapshot_pg_warm(w->pg_opened) < 0) {
+        snprintf(w->pg_open_err, sizeof w->pg_open_err, "PostgreSQL %s: %s",
+                 w->cfg->pg_display ? w->cfg->pg_display : "", at_pg_error(w->pg_opened));
+        at_pg_close(w->pg_opened);
+        w->pg_opened = NULL;
+    }
+    return NULL;
+}
+
 /* PostgreSQL connection: optional; retried with its own backoff. */
 static at_pg *need_pg(con_worker *w, bool urgent)
 {
@@ -208,9 +227,16 @@ static at_pg *need_pg(con_worker *w, bool urgent)
     }
     if (w->pg) return w->pg;
     double now = mono_now();
-    if (!urgent && now < w->pg_next_try) return NULL;
     char err[512];
-    w->pg = at_pg_open(w->cfg, err, sizeof err);
+    if (w->pg_thread_running) {
+        pthread_join(w->pg_thread, NULL);
+        w->pg_thread_running = false;
+        w->pg = w->pg_opened;
+        snprintf(err, sizeof err, "%s", w->pg_open_err);
+    } else {
+        if (!urgent && now < w->pg_next_try) return NULL;
+        w->pg = at_pg_open(w->cfg, err, sizeof err);
+    }
     if (!w->pg) {
         w->pg_backoff = w->pg_backoff > 0 ? fmin(w->pg_backoff * 2, BACKOFF_MAX_S) : BACKOFF_MIN_S * 2;
         w->pg_next_try = now + w->pg_backoff;
@@ -375,6 +401,12 @@ static const at_fernet_key *wait_for_key(void *arg)
     return w->have_key ? &w->fkey : NULL;
 }
 
+/* at_snapshot_opts.wait_pg: the connection, once it is open (or NULL). */
+static at_pg *wait_for_pg(void *arg)
+{
+    return need_pg(arg, false);
+}
+
 static void refresh(con_worker *w)
 {
     double started = mono_now();
@@ -385,11 +417,14 @@ static void refresh(con_worker *w)
 
     at_redis *r = need_redis(w);
     if (!r) { refresh_failed(w); return; }
-    at_pg *pg = need_pg(w, false);
     char err[512] = "";
+    /* PostgreSQL is asked for only after the walk: the first connection is
+     * still being opened meanwhile */
     at_snapshot_opts opts = {.pause_us = at_refresh_pacer_pause_us(&w->pacer), .want_info = true,
-                             .wait_key = wait_for_key, .wait_key_ctx = w};
-    at_snapshot *s = at_snapshot_build(r, pg, NULL, &opts, err, sizeof err);
+                             .wait_key = wait_for_key, .wait_key_ctx = w,
+                             .wait_pg = wait_for_pg, .wait_pg_ctx = w};
+    at_snapshot *s = at_snapshot_build(r, NULL, NULL, &opts, err, sizeof err);
+    at_pg *pg = w->pg;
     if (!s) {
         set_status_error(w, true, err[0] ? err : "Redis: refresh failed");
         refresh_failed(w);
@@ -647,8 +682,11 @@ con_worker *con_worker_start(const at_config *cfg, double interval_s, int wake_f
     w->status.effective_interval_s = interval_s;
     w->key_thread_running = pthread_create(&w->key_thread, NULL, derive_key, w) == 0;
     if (!w->key_thread_running) derive_key(w);
+    w->pg_thread_running = pthread_create(&w->pg_thread, NULL, open_pg_early, w) == 0;
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         wait_for_key(w);
+        if (w->pg_thread_running) pthread_join(w->pg_thread, NULL);
+        if (w->pg_opened) at_pg_close(w->pg_opened);
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->mu);
         free(w);
@@ -671,6 +709,10 @@ void con_worker_stop(con_worker *w)
     con_snap_unref(w->published);
     con_snap_unref(w->prev);
     if (w->redis) at_redis_close(w->redis);
+    if (w->pg_thread_running) {       /* the worker never asked for it */
+        pthread_join(w->pg_thread, NULL);
+        if (w->pg_opened) at_pg_close(w->pg_opened);
+    }
     if (w->pg) at_pg_close(w->pg);
     wait_for_key(w);
     if (w->have_key) at_fernet_key_wipe(&w->fkey);
