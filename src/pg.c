@@ -16,6 +16,10 @@ struct at_pg {
     PGconn *conn;
     int timeout_ms;
     char err[512];
+    /* the query sent by at_pg_send, until at_pg_receive has its answer */
+    bool in_flight;
+    long long deadline;
+    PGresult *partial;           /* its last result so far */
 };
 
 static long long now_ms(void)
@@ -101,6 +105,7 @@ at_pg *at_pg_open(const at_config *cfg, char *err, size_t errlen)
 void at_pg_close(at_pg *pg)
 {
     if (!pg) return;
+    PQclear(pg->partial);
     PQfinish(pg->conn);
     free(pg);
 }
@@ -108,41 +113,66 @@ void at_pg_close(at_pg *pg)
 PGconn *at_pg_conn(at_pg *pg) { return pg->conn; }
 const char *at_pg_error(const at_pg *pg) { return pg->err; }
 
-/* Send, flush and collect the (last) result, all bounded by the timeout; on
- * a timeout the query is cancelled and the connection dropped. */
-static PGresult *exec_bounded(at_pg *pg, const char *sql, int nparams, const char *const *params, int format,
-                              bool *timed_out)
+/* Send and flush a query, bounded by the timeout; 0, -1 (failed) or -2
+ * (timed out). */
+static int send_bounded(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
 {
     PGconn *c = pg->conn;
-    long long deadline = now_ms() + pg->timeout_ms;
-    *timed_out = false;
-    if (!c) return NULL;
-    if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, format)) return NULL;
+    pg->deadline = now_ms() + pg->timeout_ms;
+    if (!c || !PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, format)) return -1;
     int f;
     while ((f = PQflush(c)) == 1)
-        if (!wait_socket(c, POLLOUT, deadline)) { *timed_out = true; return NULL; }
-    if (f < 0) return NULL;
-    PGresult *last = NULL;
+        if (!wait_socket(c, POLLOUT, pg->deadline)) return -2;
+    return f < 0 ? -1 : 0;
+}
+
+/* Collect the (last) result of the query sent; with wait, bounded by the
+ * deadline set when it was sent. 1 done (*out the result, NULL when
+ * libpq failed), 0 not all here yet (!wait only), -2 timed out. */
+static int collect_bounded(at_pg *pg, bool wait, PGresult **out)
+{
+    PGconn *c = pg->conn;
     for (;;) {
         while (PQisBusy(c)) {
-            if (!wait_socket(c, POLLIN, deadline)) { *timed_out = true; PQclear(last); return NULL; }
-            if (!PQconsumeInput(c)) { PQclear(last); return NULL; }
+            if (!PQconsumeInput(c)) {            /* the connection broke */
+                PQclear(pg->partial);
+                pg->partial = NULL;
+                *out = NULL;
+                return 1;
+            }
+            if (!PQisBusy(c)) break;
+            /* libpq reads one socket buffer per call: go on while more is there */
+            if (!wait) {
+                struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+                if (poll(&p, 1, 0) > 0) continue;
+                return 0;
+            }
+            if (!wait_socket(c, POLLIN, pg->deadline)) {
+                PQclear(pg->partial);
+                pg->partial = NULL;
+                return -2;
+            }
         }
         PGresult *r = PQgetResult(c);
-        if (!r) return last;
-        PQclear(last);
-        last = r;
+        if (!r) {
+            *out = pg->partial;
+            pg->partial = NULL;
+            return 1;
+        }
+        PQclear(pg->partial);
+        pg->partial = r;
     }
 }
 
-static PGresult *query_format(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
+/* A result as callers get it: NULL for a timeout (the connection is then
+ * dropped) or an error (reason in pg->err). */
+static PGresult *checked(at_pg *pg, PGresult *res, bool timed_out)
 {
-    bool timed_out;
-    PGresult *res = exec_bounded(pg, sql, nparams, params, format, &timed_out);
     if (timed_out) {
         /* the connection is in an unknown state: drop it (PQstatus(NULL) is
          * CONNECTION_BAD, so callers reconnect); the server's own
          * statement_timeout ends the statement */
+        PQclear(res);
         snprintf(pg->err, sizeof pg->err, "PostgreSQL: no answer within %d ms", pg->timeout_ms);
         PQfinish(pg->conn);
         pg->conn = NULL;
@@ -151,12 +181,56 @@ static PGresult *query_format(at_pg *pg, const char *sql, int nparams, const cha
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         snprintf(pg->err, sizeof pg->err, "PostgreSQL: %s",
-                 res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+                 res ? PQresultErrorMessage(res) : pg->conn ? PQerrorMessage(pg->conn) : "not connected");
         one_line(pg->err);
         if (res) PQclear(res);
         return NULL;
     }
     return res;
+}
+
+static PGresult *query_format(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
+{
+    if (pg->in_flight) {
+        snprintf(pg->err, sizeof pg->err, "PostgreSQL: a query is still in flight");
+        return NULL;
+    }
+    PGresult *res = NULL;
+    int rc = send_bounded(pg, sql, nparams, params, format);
+    if (rc == 0) rc = collect_bounded(pg, true, &res);
+    return checked(pg, res, rc == -2);
+}
+
+int at_pg_send(at_pg *pg, const char *sql, int nparams, const char *const *params)
+{
+    if (pg->in_flight) {
+        snprintf(pg->err, sizeof pg->err, "PostgreSQL: a query is still in flight");
+        return -1;
+    }
+    int rc = send_bounded(pg, sql, nparams, params, 0);
+    if (rc < 0) {
+        checked(pg, NULL, rc == -2);
+        return -1;
+    }
+    pg->in_flight = true;
+    return 0;
+}
+
+PGresult *at_pg_receive(at_pg *pg, bool wait, bool *pending)
+{
+    *pending = false;
+    if (!pg->in_flight || !pg->conn) {
+        snprintf(pg->err, sizeof pg->err, "PostgreSQL: no query in flight");
+        return NULL;
+    }
+    PGresult *res = NULL;
+    int rc = collect_bounded(pg, wait, &res);
+    if (rc == 0) {
+        *pending = true;
+        return NULL;
+    }
+    pg->in_flight = false;
+    return checked(pg, res, rc == -2);
 }
 
 PGresult *at_pg_query(at_pg *pg, const char *sql, int nparams, const char *const *params)
@@ -189,28 +263,31 @@ static void array_push(char **buf, size_t *len, size_t *cap, const char *s)
     *len = (size_t)(p - *buf);
 }
 
-#define AT_PG_BATCH 5000
+char *at_pg_id_array(const char *const *ids, size_t n)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 4096;
+    buf = malloc(cap);
+    if (!buf) abort();
+    buf[len++] = '{';
+    for (size_t i = 0; i < n; i++) array_push(&buf, &len, &cap, ids[i]);
+    buf[len++] = '}';
+    buf[len] = '\0';
+    return buf;
+}
 
 int at_pg_query_ids(at_pg *pg, const char *sql, const char *const *ids, size_t n,
                     at_pg_row_fn row_fn, void *ctx)
 {
-    char *buf = NULL;
-    size_t cap = 0;
     for (size_t start = 0; start < n; start += AT_PG_BATCH) {
-        size_t end = start + AT_PG_BATCH < n ? start + AT_PG_BATCH : n;
-        size_t len = 0;
-        if (cap < 2) { cap = 4096; buf = realloc(buf, cap); if (!buf) abort(); }
-        buf[len++] = '{';
-        for (size_t i = start; i < end; i++) array_push(&buf, &len, &cap, ids[i]);
-        buf[len++] = '}';
-        buf[len] = '\0';
-        const char *params[1] = {buf};
+        char *array = at_pg_id_array(ids + start, n - start < AT_PG_BATCH ? n - start : AT_PG_BATCH);
+        const char *params[1] = {array};
         PGresult *res = at_pg_query(pg, sql, 1, params);
-        if (!res) { free(buf); return -1; }
+        free(array);
+        if (!res) return -1;
         int rows = PQntuples(res);
         for (int i = 0; i < rows; i++) row_fn(ctx, res, i);
         PQclear(res);
     }
-    free(buf);
     return 0;
 }

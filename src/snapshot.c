@@ -29,8 +29,14 @@ static double mono_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+typedef struct enricher enricher;
+static void enricher_add_row(enricher *e, const at_affinity *a);
+static void enricher_batch_done(enricher *e, const at_snapshot_opts *opts);
+
 typedef struct {
     at_snapshot *s;
+    enricher *enrich;
+    const at_snapshot_opts *opts;
 } walk_ctx;
 
 static int collect(void *vctx, size_t n, const char *const *keys, const size_t *klens,
@@ -49,8 +55,10 @@ static int collect(void *vctx, size_t n, const char *const *keys, const size_t *
         s->skipped[st]++;
         if (st != AT_REC_OK) continue;
         row->redis_key = at_arena_strndup(s->arena, keys[i], klens[i]);
+        enricher_add_row(w->enrich, row);
         s->n_rows++;
     }
+    enricher_batch_done(w->enrich, w->opts);
     return 0;
 }
 
@@ -58,9 +66,28 @@ static int collect(void *vctx, size_t n, const char *const *keys, const size_t *
 
 typedef struct {
     at_snapshot *s;
-    const at_fernet_key *key;
     at_ptrmap *index;
+    const at_fernet_key *key;    /* NULL while it is still being derived */
+    /* the stored (encrypted) secret of each API key / provider key that
+     * could not be masked yet: the look-ups run while Redis is walked, and
+     * the key may arrive later */
+    const char **akey_stored, **pkey_stored;
 } fill_ctx;
+
+static const char *masked(at_snapshot *s, const at_fernet_key *key, const char *stored, size_t len);
+
+/* The masked secret of column c, now if the key is known; otherwise NULL,
+ * with the stored text kept in *pending for the end of the build. */
+static const char *secret_masked(fill_ctx *c, PGresult *res, int row, int col, const char **pending)
+{
+    *pending = NULL;
+    if (PQgetisnull(res, row, col)) return NULL;
+    const char *stored = PQgetvalue(res, row, col);
+    size_t len = (size_t)PQgetlength(res, row, col);
+    if (c->key) return masked(c->s, c->key, stored, len);
+    *pending = at_arena_strndup(c->s->arena, stored, len);
+    return NULL;
+}
 
 static const char *col(at_snapshot *s, PGresult *res, int row, int c)
 {
@@ -87,11 +114,9 @@ static struct {
 
 #define MASK_CACHE_MAX 200000
 
-static const char *masked(at_snapshot *s, const at_fernet_key *key, PGresult *res, int row, int c)
+static const char *masked(at_snapshot *s, const at_fernet_key *key, const char *stored, size_t len)
 {
-    if (!key || PQgetisnull(res, row, c)) return NULL;
-    const char *stored = PQgetvalue(res, row, c);
-    size_t len = (size_t)PQgetlength(res, row, c);
+    if (!key || !stored) return NULL;
     const char *out = NULL;
     pthread_mutex_lock(&mask_cache.lock);
     if (!mask_cache.arena || memcmp(&mask_cache.key, key, sizeof *key) != 0 || mask_cache.n >= MASK_CACHE_MAX) {
@@ -138,11 +163,12 @@ static void fill_api_key(void *vctx, PGresult *res, int r)
     fill_ctx *c = vctx;
     at_snapshot *s = c->s;
     GROW(s->api_keys, s->n_api_keys);
+    GROW(c->akey_stored, s->n_api_keys);
     at_api_key *k = &s->api_keys[s->n_api_keys];
+    k->masked = secret_masked(c, res, r, 3, &c->akey_stored[s->n_api_keys]);
     k->id = col(s, res, r, 0);
     k->user_id = col(s, res, r, 1);
     k->name = col(s, res, r, 2);
-    k->masked = masked(s, c->key, res, r, 3);
     k->is_standalone = col_bool(res, r, 4);
     k->is_active = col_bool(res, r, 5);
     k->user = -1;
@@ -195,11 +221,12 @@ static void fill_provider_key(void *vctx, PGresult *res, int r)
     fill_ctx *c = vctx;
     at_snapshot *s = c->s;
     GROW(s->provider_keys, s->n_provider_keys);
+    GROW(c->pkey_stored, s->n_provider_keys);
     at_provider_key *k = &s->provider_keys[s->n_provider_keys];
+    k->masked = secret_masked(c, res, r, 3, &c->pkey_stored[s->n_provider_keys]);
     k->id = col(s, res, r, 0);
     k->endpoint_id = col(s, res, r, 1);
     k->name = col(s, res, r, 2);
-    k->masked = masked(s, c->key, res, r, 3);
     k->rate_multiplier = PQgetisnull(res, r, 4) ? 1.0 : strtod(PQgetvalue(res, r, 4), NULL);
     k->cache_ttl_minutes = PQgetisnull(res, r, 5) ? 5 : atoi(PQgetvalue(res, r, 5));
     k->is_active = col_bool(res, r, 6);
@@ -261,62 +288,137 @@ static const at_pg_row_fn ENRICH_FILL[K__N] = {
     [K_ENDP] = fill_endpoint, [K_PKEY] = fill_provider_key, [K_MODEL] = fill_global_model,
 };
 
-int at_snapshot_pg_warm(at_pg *pg)
+/* Look-ups run while Redis is walked: after each batch, the ids it brought
+ * that were not asked for yet go to PostgreSQL without waiting (one query in
+ * flight), and answers that have arrived are read. When the walk ends, only
+ * the last ids remain to be asked for. */
+struct enricher {
+    at_snapshot *s;
+    at_pg *pg;                   /* NULL until there is a connection */
+    fill_ctx fill;
+    id_set sets[K__N];           /* every id seen, in order */
+    size_t asked[K__N];          /* how many of each set were sent */
+    at_ptrmap idx[K__N];         /* id -> index in the snapshot's table */
+    int in_flight;               /* the table whose look-up is in flight, or -1 */
+    bool failed;
+};
+
+static void enricher_init(enricher *e, at_snapshot *s, at_pg *pg, const at_fernet_key *key)
 {
-    /* an id no row has: the server parses, plans (statistics included) and
-     * runs each look-up once, loading what a new backend loads on first use */
-    const char *params[1] = {"{\"\"}"};
+    memset(e, 0, sizeof *e);
+    e->s = s;
+    e->pg = pg;
+    e->fill.s = s;
+    e->fill.key = key;
+    e->in_flight = -1;
+    for (int k = 0; k < K__N; k++) at_ptrmap_init(&e->idx[k]);
+}
+
+static void enricher_free(enricher *e)
+{
     for (int k = 0; k < K__N; k++) {
-        PGresult *res = at_pg_query(pg, ENRICH_SQL[k], 1, params);
-        if (!res) return -1;
-        PQclear(res);
+        id_set_free(&e->sets[k]);
+        at_ptrmap_free(&e->idx[k]);
+    }
+    free(e->fill.akey_stored);
+    free(e->fill.pkey_stored);
+}
+
+static void enricher_add_row(enricher *e, const at_affinity *a)
+{
+    id_set_add(&e->sets[K_AKEY], a->affinity_key);
+    id_set_add(&e->sets[K_PROV], a->provider_id);
+    id_set_add(&e->sets[K_ENDP], a->endpoint_id);
+    id_set_add(&e->sets[K_PKEY], a->key_id);
+    id_set_add(&e->sets[K_MODEL], a->model_name);
+}
+
+/* Read the answer in flight (when it is there, or waiting for it), then ask
+ * for the next ids; with wait, until every id seen has its answer. */
+static void enricher_step(enricher *e, bool wait)
+{
+    at_snapshot *s = e->s;
+    while (e->pg && !e->failed) {
+        if (e->in_flight >= 0) {
+            bool pending;
+            PGresult *res = at_pg_receive(e->pg, wait, &pending);
+            if (pending) return;
+            int k = e->in_flight;
+            e->in_flight = -1;
+            if (!res) { e->failed = true; return; }
+            size_t had_keys = s->n_api_keys;
+            e->fill.index = &e->idx[k];
+            for (int i = 0, n = PQntuples(res); i < n; i++) ENRICH_FILL[k](&e->fill, res, i);
+            PQclear(res);
+            /* users are known only once their API keys are in */
+            for (size_t i = had_keys; i < s->n_api_keys; i++) id_set_add(&e->sets[K_USER], s->api_keys[i].user_id);
+        }
+        int k = 0;
+        while (k < K__N && e->asked[k] == e->sets[k].n) k++;
+        if (k == K__N) return;
+        size_t n = e->sets[k].n - e->asked[k];
+        if (n > AT_PG_BATCH) n = AT_PG_BATCH;
+        char *array = at_pg_id_array(e->sets[k].v + e->asked[k], n);
+        const char *params[1] = {array};
+        int rc = at_pg_send(e->pg, ENRICH_SQL[k], 1, params);
+        free(array);
+        if (rc < 0) { e->failed = true; return; }
+        e->asked[k] += n;
+        e->in_flight = k;
+        if (!wait) return;
+    }
+}
+
+/* After each batch of the walk: ask for its new ids, read what has come. */
+static void enricher_batch_done(enricher *e, const at_snapshot_opts *opts)
+{
+    if (!e->pg && opts && opts->get_pg) e->pg = opts->get_pg(opts->get_pg_ctx, false);
+    if (!e->fill.key && opts && opts->get_key) e->fill.key = opts->get_key(opts->get_key_ctx, false);
+    enricher_step(e, false);
+}
+
+/* Every look-up answered: link rows to what they name, mask the secrets.
+ * 0, or -1 (reason in s->pg_error). */
+static int enricher_finish(enricher *e, const at_fernet_key *key)
+{
+    if (!e->fill.key) e->fill.key = key;
+    at_snapshot *s = e->s;
+    enricher_step(e, true);
+    if (e->failed) {
+        snprintf(s->pg_error, sizeof s->pg_error, "%s", at_pg_error(e->pg));
+        return -1;
+    }
+    key = e->fill.key;
+    for (size_t i = 0; i < s->n_api_keys; i++) {
+        s->api_keys[i].user = at_ptrmap_get(&e->idx[K_USER], s->api_keys[i].user_id);
+        const char *st = e->fill.akey_stored[i];
+        if (st) s->api_keys[i].masked = masked(s, key, st, strlen(st));
+    }
+    for (size_t i = 0; i < s->n_provider_keys; i++) {
+        const char *st = e->fill.pkey_stored[i];
+        if (st) s->provider_keys[i].masked = masked(s, key, st, strlen(st));
+    }
+    for (size_t i = 0; i < s->n_rows; i++) {
+        at_affinity *a = &s->rows[i];
+        a->api_key = at_ptrmap_get(&e->idx[K_AKEY], a->affinity_key);
+        a->user = a->api_key >= 0 ? s->api_keys[a->api_key].user : -1;
+        a->provider = at_ptrmap_get(&e->idx[K_PROV], a->provider_id);
+        a->endpoint = at_ptrmap_get(&e->idx[K_ENDP], a->endpoint_id);
+        a->provider_key = at_ptrmap_get(&e->idx[K_PKEY], a->key_id);
+        a->global_model = at_ptrmap_get(&e->idx[K_MODEL], a->model_name);
     }
     return 0;
 }
 
-static int enrich(at_snapshot *s, at_pg *pg, const at_fernet_key *key)
+/* The walk failed: let the look-up in flight finish so the connection can
+ * be used again. */
+static void enricher_abandon(enricher *e)
 {
-    id_set sets[K__N];
-    at_ptrmap idx[K__N];
-    memset(sets, 0, sizeof sets);
-    for (int i = 0; i < K__N; i++) at_ptrmap_init(&idx[i]);
-    for (size_t i = 0; i < s->n_rows; i++) {
-        const at_affinity *a = &s->rows[i];
-        id_set_add(&sets[K_AKEY], a->affinity_key);
-        id_set_add(&sets[K_PROV], a->provider_id);
-        id_set_add(&sets[K_ENDP], a->endpoint_id);
-        id_set_add(&sets[K_PKEY], a->key_id);
-        id_set_add(&sets[K_MODEL], a->model_name);
+    if (e->pg && e->in_flight >= 0) {
+        bool pending;
+        PGresult *res = at_pg_receive(e->pg, true, &pending);
+        PQclear(res);
     }
-    fill_ctx c = {.s = s, .key = key};
-    int rc = 0;
-    /* users are known only once the API keys are in */
-    for (int k = 0; rc == 0 && k < K__N; k++) {
-        if (k == K_USER)
-            for (size_t i = 0; i < s->n_api_keys; i++) id_set_add(&sets[K_USER], s->api_keys[i].user_id);
-        c.index = &idx[k];
-        rc = at_pg_query_ids(pg, ENRICH_SQL[k], sets[k].v, sets[k].n, ENRICH_FILL[k], &c);
-    }
-    if (rc == 0) {
-        for (size_t i = 0; i < s->n_api_keys; i++)
-            s->api_keys[i].user = at_ptrmap_get(&idx[K_USER], s->api_keys[i].user_id);
-        for (size_t i = 0; i < s->n_rows; i++) {
-            at_affinity *a = &s->rows[i];
-            a->api_key = at_ptrmap_get(&idx[K_AKEY], a->affinity_key);
-            a->user = a->api_key >= 0 ? s->api_keys[a->api_key].user : -1;
-            a->provider = at_ptrmap_get(&idx[K_PROV], a->provider_id);
-            a->endpoint = at_ptrmap_get(&idx[K_ENDP], a->endpoint_id);
-            a->provider_key = at_ptrmap_get(&idx[K_PKEY], a->key_id);
-            a->global_model = at_ptrmap_get(&idx[K_MODEL], a->model_name);
-        }
-    } else {
-        snprintf(s->pg_error, sizeof s->pg_error, "%s", at_pg_error(pg));
-    }
-    for (int i = 0; i < K__N; i++) {
-        id_set_free(&sets[i]);
-        at_ptrmap_free(&idx[i]);
-    }
-    return rc ? -1 : 0;
 }
 
 static void drop_enrichment(at_snapshot *s)
@@ -396,7 +498,9 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
     if (!s) abort();
     s->arena = at_arena_new();
     at_interner_init(&s->strings, s->arena);
-    walk_ctx w = {.s = s};
+    enricher en;
+    enricher_init(&en, s, pg, key);
+    walk_ctx w = {.s = s, .enrich = &en, .opts = opts};
     /* a small key space is walked in fewer, larger batches (fewer round
      * trips); a big one in batches of 1000 so no command holds Redis long */
     long long keys = -1;
@@ -407,6 +511,8 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
                        .pause_us = opts ? opts->pause_us : 0};
     if (at_redis_walk(r, &wo, collect, &w) < 0) {
         snprintf(err, errlen, "Redis %s: %s", at_redis_describe(r), at_redis_error(r));
+        enricher_abandon(&en);
+        enricher_free(&en);
         at_snapshot_free(s);
         return NULL;
     }
@@ -415,15 +521,16 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
     for (int i = 0; i < AT_REC__COUNT; i++)
         if (i != AT_REC_OK && i != AT_REC_GONE) s->n_skipped += s->skipped[i];
     if (!opts || opts->want_info) read_info(s, r);
-    if (!key && opts && opts->wait_key) key = opts->wait_key(opts->wait_key_ctx);
-    if (!pg && opts && opts->wait_pg) pg = opts->wait_pg(opts->wait_pg_ctx);
-    if (pg) {
-        s->enriched = enrich(s, pg, key) == 0;
+    if (!key && !en.fill.key && opts && opts->get_key) key = opts->get_key(opts->get_key_ctx, true);
+    if (!en.pg && opts && opts->get_pg) en.pg = opts->get_pg(opts->get_pg_ctx, true);
+    if (en.pg) {
+        s->enriched = enricher_finish(&en, key) == 0;
         if (!s->enriched) drop_enrichment(s);
     } else {
         snprintf(s->pg_error, sizeof s->pg_error, "PostgreSQL not connected");
         drop_enrichment(s);
     }
+    enricher_free(&en);
     s->build_ms = mono_ms() - t0;
     return s;
 }

@@ -75,16 +75,19 @@ typedef struct at_snapshot {
 typedef struct {
     unsigned pause_us;           /* pacing between SCAN batches */
     bool want_info;              /* read INFO + DBSIZE */
-    /* When the key argument is NULL: called once, right before enrichment,
-     * for a key still being derived elsewhere (PBKDF2 runs while Redis is
-     * walked). May return NULL (keys then show as absent). */
-    const struct at_fernet_key *(*wait_key)(void *ctx);
-    void *wait_key_ctx;
-    /* When the pg argument is NULL: called once, after the walk, for a
-     * connection still being opened elsewhere (the console connects to
-     * PostgreSQL while Redis is walked). May return NULL (raw ids only). */
-    struct at_pg *(*wait_pg)(void *ctx);
-    void *wait_pg_ctx;
+    /* When the key argument is NULL: a key still being derived elsewhere
+     * (PBKDF2 runs while Redis is walked). Asked with wait false after each
+     * batch (the key if it is ready now, else NULL) and with wait true once
+     * the walk is done (NULL: masked keys show as absent). */
+    const struct at_fernet_key *(*get_key)(void *ctx, bool wait);
+    void *get_key_ctx;
+    /* When the pg argument is NULL: a connection still being opened elsewhere
+     * (the console connects to PostgreSQL while Redis is walked). Asked with
+     * wait false after each batch of the walk (the connection if it is open
+     * now, else NULL), and with wait true once the walk is done (NULL: raw
+     * ids only). */
+    struct at_pg *(*get_pg)(void *ctx, bool wait);
+    void *get_pg_ctx;
 } at_snapshot_opts;
 
 /* Build a snapshot. pg may be NULL (raw ids only). Returns NULL on a Redis
@@ -94,10 +97,6 @@ at_snapshot *at_snapshot_build(struct at_redis *r, struct at_pg *pg,
                                char *err, size_t errlen);
 void at_snapshot_free(at_snapshot *s);
 
-/* Run each enrichment look-up once for an id no row has, so a new
- * connection's first real look-ups find the server's caches warm. 0, or -1
- * with the reason in at_pg_error(pg). */
-int at_snapshot_pg_warm(struct at_pg *pg);
 
 /* Row lookups (NULL when absent). */
 const at_api_key *at_row_api_key(const at_snapshot *s, const at_affinity *a);

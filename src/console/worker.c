@@ -203,50 +203,59 @@ static at_redis *need_redis(con_worker *w)
     return w->redis;
 }
 
-/* The first PostgreSQL connection, opened and warmed on its own thread so
- * that it is ready when the first walk of Redis ends. */
+/* The first PostgreSQL connection, opened on its own thread so that it is
+ * ready while the first walk of Redis is still going. */
 static void *open_pg_early(void *arg)
 {
     con_worker *w = arg;
     w->pg_opened = at_pg_open(w->cfg, w->pg_open_err, sizeof w->pg_open_err);
-    if (w->pg_opened && at_snapshot_pg_warm(w->pg_opened) < 0) {
-        snprintf(w->pg_open_err, sizeof w->pg_open_err, "PostgreSQL %s: %s",
-                 w->cfg->pg_display ? w->cfg->pg_display : "", at_pg_error(w->pg_opened));
-        at_pg_close(w->pg_opened);
-        w->pg_opened = NULL;
-    }
     return NULL;
+}
+
+/* Take an opened connection, or note the failure and back off. */
+static void pg_opened(con_worker *w, at_pg *pg, const char *err)
+{
+    w->pg = pg;
+    if (pg) {
+        w->pg_backoff = 0;
+        return;
+    }
+    w->pg_backoff = w->pg_backoff > 0 ? fmin(w->pg_backoff * 2, BACKOFF_MAX_S) : BACKOFF_MIN_S * 2;
+    w->pg_next_try = mono_now() + w->pg_backoff;
+    set_status_error(w, false, err);
+    pthread_mutex_lock(&w->mu);
+    w->status.pg_up = false;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* The early connection's outcome once its thread is done (waiting for it,
+ * or only if it already is); false while it is still connecting. */
+static bool early_pg_done(con_worker *w, bool wait)
+{
+    if (!w->pg_thread_running) return true;
+    if (wait) pthread_join(w->pg_thread, NULL);
+    else if (pthread_tryjoin_np(w->pg_thread, NULL) != 0) return false;
+    w->pg_thread_running = false;
+    pg_opened(w, w->pg_opened, w->pg_open_err);
+    return true;
 }
 
 /* PostgreSQL connection: optional; retried with its own backoff. */
 static at_pg *need_pg(con_worker *w, bool urgent)
 {
+    if (w->pg_thread_running) {
+        early_pg_done(w, true);
+        return w->pg;
+    }
     if (w->pg && PQstatus(at_pg_conn(w->pg)) != CONNECTION_OK) {
         at_pg_close(w->pg);
         w->pg = NULL;
     }
     if (w->pg) return w->pg;
-    double now = mono_now();
+    if (!urgent && mono_now() < w->pg_next_try) return NULL;
     char err[512];
-    if (w->pg_thread_running) {
-        pthread_join(w->pg_thread, NULL);
-        w->pg_thread_running = false;
-        w->pg = w->pg_opened;
-        snprintf(err, sizeof err, "%s", w->pg_open_err);
-    } else {
-        if (!urgent && now < w->pg_next_try) return NULL;
-        w->pg = at_pg_open(w->cfg, err, sizeof err);
-    }
-    if (!w->pg) {
-        w->pg_backoff = w->pg_backoff > 0 ? fmin(w->pg_backoff * 2, BACKOFF_MAX_S) : BACKOFF_MIN_S * 2;
-        w->pg_next_try = now + w->pg_backoff;
-        set_status_error(w, false, err);
-        pthread_mutex_lock(&w->mu);
-        w->status.pg_up = false;
-        pthread_mutex_unlock(&w->mu);
-    } else {
-        w->pg_backoff = 0;
-    }
+    at_pg *pg = at_pg_open(w->cfg, err, sizeof err);
+    pg_opened(w, pg, err);
     return w->pg;
 }
 
@@ -390,7 +399,7 @@ static void *derive_key(void *arg)
     return NULL;
 }
 
-/* at_snapshot_opts.wait_key: the derived key, once the derivation thread is done. */
+/* The derived key, once the derivation thread is done. */
 static const at_fernet_key *wait_for_key(void *arg)
 {
     con_worker *w = arg;
@@ -401,10 +410,25 @@ static const at_fernet_key *wait_for_key(void *arg)
     return w->have_key ? &w->fkey : NULL;
 }
 
-/* at_snapshot_opts.wait_pg: the connection, once it is open (or NULL). */
-static at_pg *wait_for_pg(void *arg)
+/* at_snapshot_opts.get_key: the key if it is derived (waiting for it or not). */
+static const at_fernet_key *get_key(void *arg, bool wait)
 {
-    return need_pg(arg, false);
+    con_worker *w = arg;
+    if (!wait && w->key_thread_running) {
+        if (pthread_tryjoin_np(w->key_thread, NULL) != 0) return NULL;
+        w->key_thread_running = false;
+    }
+    return wait_for_key(w);
+}
+
+/* at_snapshot_opts.get_pg: during the walk only a connection that is open
+ * now (the early one may still be connecting); after it, need_pg's. */
+static at_pg *get_pg(void *arg, bool wait)
+{
+    con_worker *w = arg;
+    if (wait) return need_pg(w, false);
+    if (!early_pg_done(w, false)) return NULL;
+    return w->pg && PQstatus(at_pg_conn(w->pg)) == CONNECTION_OK ? w->pg : NULL;
 }
 
 static void refresh(con_worker *w)
@@ -418,11 +442,11 @@ static void refresh(con_worker *w)
     at_redis *r = need_redis(w);
     if (!r) { refresh_failed(w); return; }
     char err[512] = "";
-    /* PostgreSQL is asked for only after the walk: the first connection is
-     * still being opened meanwhile */
+    /* the snapshot asks for PostgreSQL as it walks: the first connection
+     * is still being opened meanwhile */
     at_snapshot_opts opts = {.pause_us = at_refresh_pacer_pause_us(&w->pacer), .want_info = true,
-                             .wait_key = wait_for_key, .wait_key_ctx = w,
-                             .wait_pg = wait_for_pg, .wait_pg_ctx = w};
+                             .get_key = get_key, .get_key_ctx = w,
+                             .get_pg = get_pg, .get_pg_ctx = w};
     at_snapshot *s = at_snapshot_build(r, NULL, NULL, &opts, err, sizeof err);
     at_pg *pg = w->pg;
     if (!s) {

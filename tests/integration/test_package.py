@@ -98,7 +98,7 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(self.field("Package"), "aethertop")
         depends = self.field("Depends")
         # dpkg-shlibdeps found Debian packages for every library linked
-        for lib in ("libc6", "libhiredis", "libpq5", "libcjson1", "libssl3", "libncursesw6", "libinih1"):
+        for lib in ("libc6", "libhiredis", "libpq5", "libcjson1", "libssl3", "libncursesw6", "libinih1", "libnettle8"):
             self.assertIn(lib, depends)
         self.assertNotIn("libasan", depends)
         self.assertNotIn("libubsan", depends)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,30 @@ static void test_roundtrip_and_tamper(void **state)
     at_secret_free(NULL, 0);
 }
 
+/* The PBKDF2 path against OpenSSL's own PKCS5_PBKDF2_HMAC, for keys the
+ * vectors do not have: longer than SHA-256's 64-byte block (HMAC hashes
+ * those first), exactly 64 bytes, and non-ASCII. */
+static void test_pbkdf2_matches_openssl(void **state)
+{
+    (void)state;
+    char long_key[101], block_key[65];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+    memset(block_key, 'b', sizeof block_key - 1);
+    block_key[sizeof block_key - 1] = '\0';
+    const char *keys[] = {long_key, block_key, "p\xc3\xa4ssw\xc3\xb6rd", "short"};
+    unsigned char salt[32];
+    assert_true(EVP_Digest("aether-v1", 9, salt, NULL, EVP_sha256(), NULL));
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        unsigned char want[32];
+        assert_true(PKCS5_PBKDF2_HMAC(keys[i], (int)strlen(keys[i]), salt, 16, 100000, EVP_sha256(), 32, want));
+        at_fernet_key got;
+        assert_int_equal(at_fernet_key_derive(keys[i], &got), 0);
+        assert_memory_equal(got.signing, want, 16);
+        assert_memory_equal(got.aes, want + 16, 16);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -384,6 +409,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_derive_paths),
         cmocka_unit_test(test_roundtrip_and_tamper),
+        cmocka_unit_test(test_pbkdf2_matches_openssl),
     };
     return cmocka_run_group_tests(tests, load_vectors, free_vectors);
 }
