@@ -240,10 +240,25 @@ static atomic_bool stop_flag;
 static _Atomic double max_ping_ms; /* written by the probe, reset between phases */
 static atomic_int probe_phase;       /* a PING sent in an earlier phase does not count */
 
+/* how many PINGs of the phase waited longer than each of these (ms) */
+static const double PING_BUCKETS[] = {2, 5, 10, 15, 20};
+#define N_PING_BUCKETS (sizeof PING_BUCKETS / sizeof PING_BUCKETS[0])
+static atomic_long ping_count, ping_over[N_PING_BUCKETS];
+
 static void probe_reset(void)
 {
     atomic_fetch_add(&probe_phase, 1);
     atomic_store(&max_ping_ms, 0.0);
+    atomic_store(&ping_count, 0);
+    for (size_t i = 0; i < N_PING_BUCKETS; i++) atomic_store(&ping_over[i], 0);
+}
+
+/* "pings N >2ms a >5ms b ..." for the phase just measured */
+static void probe_print(const char *name, const char *phase)
+{
+    printf("%s_%s_pings %ld", name, phase, atomic_load(&ping_count));
+    for (size_t i = 0; i < N_PING_BUCKETS; i++) printf(" >%gms %ld", PING_BUCKETS[i], atomic_load(&ping_over[i]));
+    printf("\n");
 }
 
 static bool ping_realtime;
@@ -263,7 +278,12 @@ static void *ping_thread(void *arg)
         redisReply *rep = at_redis_commandf(r, "PING");
         double ms = mono_ms() - t0;
         if (rep) freeReplyObject(rep);
-        if (phase == atomic_load(&probe_phase) && ms > atomic_load(&max_ping_ms)) atomic_store(&max_ping_ms, ms);
+        if (phase == atomic_load(&probe_phase)) {
+            if (ms > atomic_load(&max_ping_ms)) atomic_store(&max_ping_ms, ms);
+            atomic_fetch_add(&ping_count, 1);
+            for (size_t i = 0; i < N_PING_BUCKETS; i++)
+                if (ms > PING_BUCKETS[i]) atomic_fetch_add(&ping_over[i], 1);
+        }
         usleep(1000);
     }
     at_redis_close(r);
@@ -363,6 +383,7 @@ static int bench_clear(bool provider)
     probe_reset();
     usleep(5000000);
     printf("%s_baseline_max_ping_ms %.2f\n", name, max_ping_ms);
+    probe_print(name, "baseline");
     /* one floor pass (BENCH_FLOOR: the floor's command line) under the same
      * load: the yardstick for time, and what a plain reader makes PING wait */
     const char *floor_cmd = getenv("BENCH_FLOOR");
@@ -398,6 +419,7 @@ static int bench_clear(bool provider)
     if (provider) pthread_join(repoint, NULL);
     printf("%s_ms %.1f deleted %lld rows %zu\n", name, ms, res.deleted, s->n_rows);
     printf("%s_max_ping_ms %.2f realtime_probe %d\n", name, max_ping_ms, ping_realtime);
+    probe_print(name, "clear");
     x = at_redis_commandf(r, "SLOWLOG GET 20");
     long long slowest_us = 0;
     char slowest[32] = "-";
