@@ -4,16 +4,39 @@
 #include "aethertop/arena.h"
 #include "aethertop/bigmem.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define AT_ARENA_CHUNK (1u << 20)
+/* A small arena (a clear's batch, a cache) stays in one malloc'd chunk;
+ * one that grows past it gets chunks of 1 MiB (mapping included) from
+ * bigmem, their pages populated at once. */
+#define AT_ARENA_FIRST_CHUNK (64u << 10)
+#define AT_ARENA_CHUNK ((1u << 20) - sizeof(at_chunk))
 
 typedef struct at_chunk {
     struct at_chunk *next;
     size_t used, cap;
+    bool big;                   /* from at_big_alloc (else malloc) */
     _Alignas(16) unsigned char data[];
 } at_chunk;
+
+static at_chunk *chunk_new(size_t cap)
+{
+    at_chunk *c;
+    bool big = cap >= AT_ARENA_CHUNK;
+    if (big) {
+        c = at_big_alloc(sizeof(at_chunk) + cap);   /* fresh pages are zero */
+    } else {
+        c = malloc(sizeof(at_chunk) + cap);
+        if (!c) abort();
+    }
+    c->next = NULL;
+    c->used = 0;
+    c->cap = cap;
+    c->big = big;
+    return c;
+}
 
 struct at_arena {
     at_chunk *head;
@@ -31,7 +54,8 @@ void at_arena_free(at_arena *a)
     at_chunk *c = a->head;
     while (c) {
         at_chunk *next = c->next;
-        at_big_free(c, sizeof(at_chunk) + c->cap);
+        if (c->big) at_big_free(c, sizeof(at_chunk) + c->cap);
+        else free(c);
         c = next;
     }
     free(a);
@@ -41,17 +65,17 @@ void *at_arena_alloc(at_arena *a, size_t n)
 {
     n = (n + 7u) & ~(size_t)7u;
     if (!a->head || a->head->cap - a->head->used < n) {
-        size_t cap = n > AT_ARENA_CHUNK / 4 ? n : AT_ARENA_CHUNK;
-        at_chunk *c = at_big_alloc(sizeof(at_chunk) + cap);
-        c->cap = cap;
-        c->used = 0;
+        size_t cap = n > AT_ARENA_CHUNK / 4 ? n : a->head ? AT_ARENA_CHUNK : AT_ARENA_FIRST_CHUNK;
+        if (cap < n) cap = n;
+        at_chunk *c = chunk_new(cap);
         if (cap == n && a->head) {
             /* a big one-off block: keep the current chunk in front */
             c->next = a->head->next;
             a->head->next = c;
             c->used = n;
             a->bytes += cap;
-            return c->data;             /* fresh pages are zero */
+            memset(c->data, 0, n);
+            return c->data;
         }
         c->next = a->head;
         a->head = c;

@@ -8,6 +8,7 @@
 #include "aethertop/bigmem.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -37,6 +38,8 @@ void *at_big_realloc(void *p, size_t old_bytes, size_t new_bytes)
 {
     if (!p) return at_big_alloc(new_bytes);
     size_t old_len = page_round(old_bytes), new_len = page_round(new_bytes);
+    /* bytes past old_bytes in its last page may hold what a shrink left */
+    if (new_bytes > old_bytes) memset((char *)p + old_bytes, 0, (new_len < old_len ? new_len : old_len) - old_bytes);
     if (new_len == old_len) return p;
     void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
     if (q == MAP_FAILED) abort();

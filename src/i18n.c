@@ -96,6 +96,10 @@ static void find_localedir(void)
 void at_i18n_init(void)
 {
     if (!setlocale(LC_ALL, "")) locale_fallback();
+    /* numbers are read and written the C way whatever the locale says: JSON,
+     * the protocol and the config file all use '.' (cJSON reads a number
+     * through strtod, which a locale with another decimal point breaks) */
+    setlocale(LC_NUMERIC, "C");
     g_localedir[0] = '\0';
     /* our text handling (cells, sanitizing) is UTF-8: no translations in
        other code sets, where they would print as mojibake */

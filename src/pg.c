@@ -224,6 +224,9 @@ PGresult *at_pg_receive(at_pg *pg, bool wait, bool *pending)
         return NULL;
     }
     PGresult *res = NULL;
+    /* bounded from now: the query may have been sent long ago, its answer
+     * read (or not) a piece at a time since */
+    if (wait) pg->deadline = now_ms() + pg->timeout_ms;
     int rc = collect_bounded(pg, wait, &res);
     if (rc == 0) {
         *pending = true;

@@ -205,9 +205,18 @@ static at_redis *need_redis(con_worker *w)
 
 /* The first PostgreSQL connection, opened on its own thread so that it is
  * ready while the first walk of Redis is still going. */
+/* The worker's threads take no signals: those are the UI thread's. */
+static void block_signals(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
 static void *open_pg_early(void *arg)
 {
     con_worker *w = arg;
+    block_signals();
     w->pg_opened = at_pg_open(w->cfg, w->pg_open_err, sizeof w->pg_open_err);
     return NULL;
 }
@@ -245,7 +254,7 @@ static at_pg *need_pg(con_worker *w, bool urgent)
 {
     if (w->pg_thread_running) {
         early_pg_done(w, true);
-        return w->pg;
+        if (w->pg || !urgent) return w->pg;
     }
     if (w->pg && PQstatus(at_pg_conn(w->pg)) != CONNECTION_OK) {
         at_pg_close(w->pg);
@@ -395,6 +404,7 @@ static void build_insight(con_worker *w, bool forced)
 static void *derive_key(void *arg)
 {
     con_worker *w = arg;
+    block_signals();
     w->have_key = at_fernet_key_derive(w->cfg->encryption_key, &w->fkey) >= 0;
     return NULL;
 }
@@ -625,9 +635,7 @@ static void run_job(con_worker *w, con_job *j)
 static void *worker_main(void *arg)
 {
     con_worker *w = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);     /* signals belong to the UI thread */
+    block_signals();
 
     pthread_mutex_lock(&w->mu);
     while (!w->quit) {
