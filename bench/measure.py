@@ -5,7 +5,7 @@ AT_TEST_PG_ADMIN_URL), prints a table and writes bench/RESULTS.md. Each
 figure: median and spread (min..max) of several runs. Stdlib only.
 BENCH_PARTS picks what runs: "affinities usage" (default, both), or any of
 refresh search load clears console usage."""
-import json, os, platform, re, statistics, subprocess, sys, time
+import atexit, json, os, platform, re, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ["AT_BUILD_DIR"]
@@ -127,6 +127,25 @@ def pinned(cmd):
     return ["taskset", "-c", f"1-{os.cpu_count() - 1}", *cmd]
 
 
+def control_redis():
+    """An idle redis-server beside the bench's, pinned to the same core during
+    the clears: the probe PINGs it too, and a wait that both see at once is
+    the machine's, not the clear's. Returns (port, pid) or (None, None)."""
+    d = tempfile.mkdtemp(prefix="aethertop-control.")
+    for port in range(int(RPORT) + 100, int(RPORT) + 140):
+        r = subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                            "--appendonly", "no", "--daemonize", "yes", "--dir", d,
+                            "--pidfile", f"{d}/redis.pid", "--logfile", f"{d}/redis.log"], capture_output=True)
+        for _ in range(50):
+            if os.path.exists(f"{d}/redis.pid") and subprocess.run(
+                    ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG":
+                atexit.register(subprocess.run, ["redis-cli", "-p", str(port), "shutdown", "nosave"],
+                                capture_output=True)
+                return port, open(f"{d}/redis.pid").read().strip()
+            time.sleep(0.1)
+    return None, None
+
+
 def unpin_redis():
     pid = os.environ.get("BENCH_REDIS_PID")
     if pid:
@@ -177,6 +196,7 @@ def measure(size, db):
         record("Redis time used by refreshes, %", size, f"{share:.2f} (interval {interval:.1f} s)", "<= 10", share <= 10)
     # 5. clears under a PING probe
     if size >= 1000000 and "clears" in PARTS:
+        cport, cpid = control_redis()
         for kind, name in (("clear-all", "clear_all"), ("clear-provider", "clear_provider")):
             f = {k: [] for k in ("ms", "max_ping_ms", "baseline_max_ping_ms", "floor_ms", "floor_max_ping_ms",
                                  "slowest_command_ms")}
@@ -184,8 +204,15 @@ def measure(size, db):
             # PINGs of all runs, and how many waited over 10 / 20 ms: during
             # the clears and with the same load alone
             hist = {ph: [0, 0, 0] for ph in ("clear", "baseline")}
+            # the idle control Redis: its waits over 20 ms, and how many of the
+            # target's waits over 20 ms happened while it too waited over 10 ms
+            control = {"over20": 0, "together": 0, "target_over20": 0}
             for _ in range(CLEAR_RUNS):
                 env = dict(seed(size, db), BENCH_FLOOR=" ".join(floor))
+                if cport:
+                    env["BENCH_CONTROL_PORT"] = str(cport)
+                    if os.environ.get("BENCH_PIN", "1") != "0":
+                        subprocess.run(["taskset", "-a", "-pc", "0", cpid], capture_output=True)
                 out = sh(pinned([core, kind]), env)
                 unpin_redis()
                 slow_names += re.findall(rf"{name}_slowest_command_ms [0-9.]+ (\S+)", out)
@@ -193,6 +220,13 @@ def measure(size, db):
                     sys.exit("bench: the PING probe could not get real-time priority (needs root or CAP_SYS_NICE)")
                 for k in f:
                     f[k] += nums(out, f"{name}_{k}")
+                m = re.search(rf"{name}_clear_control_pings \d+ .*>20ms (\d+)", out)
+                if m:
+                    control["over20"] += int(m.group(1))
+                m = re.search(rf"{name}_clear_over20_with_control (\d+) of (\d+)", out)
+                if m:
+                    control["together"] += int(m.group(1))
+                    control["target_over20"] += int(m.group(2))
                 for ph in hist:
                     m = re.search(rf"{name}_{ph}_pings (\d+) .*>10ms (\d+) .*>20ms (\d+)", out)
                     if m:
@@ -214,7 +248,9 @@ def measure(size, db):
                    f"during the floor pass {med['floor_max_ping_ms']:.1f}; slowest command "
                    f"{max(f['slowest_command_ms']):.1f} ({slow_names[f['slowest_command_ms'].index(max(f['slowest_command_ms']))]}); "
                    f"PINGs over 10 / 20 ms: {hist['clear'][1]} / {hist['clear'][2]} of {hist['clear'][0]:,} during the "
-                   f"clears, {hist['baseline'][1]} / {hist['baseline'][2]} of {hist['baseline'][0]:,} with the same load alone",
+                   f"clears, {hist['baseline'][1]} / {hist['baseline'][2]} of {hist['baseline'][0]:,} with the same load alone"
+                   + (f"; an idle Redis on the same core: {control['over20']} over 20 ms, and {control['together']} of the "
+                      f"{control['target_over20']} waits over 20 ms came while it also waited over 10 ms" if cport else ""),
                    "<= 20", med["max_ping_ms"] <= 20)
             if kind == "clear-provider":
                 record("clear provider: wrongly deleted", size, f"{wrong} ({rewrites:,} re-points meanwhile, "
