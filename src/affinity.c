@@ -10,9 +10,7 @@
 #define JSMN_STATIC
 #define JSMN_STRICT
 #include <jsmn.h>
-#include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -181,11 +179,6 @@ static bool json_number(const char *s, size_t n)
     return i == n;
 }
 
-/* strtod in the C locale whatever LC_NUMERIC says ("1.5" is not "1,5") */
-static locale_t c_numeric;
-static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
-static void c_numeric_init(void) { c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
-
 static bool plain_string(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -197,7 +190,6 @@ static bool plain_string(const char *s, size_t n)
 static int parse_fast(const char *val, size_t vlen, field_value f[F__N])
 {
     if (vlen >= 65536 || memchr(val, '\0', vlen)) return 0;
-    pthread_once(&c_numeric_once, c_numeric_init);
     jsmn_parser p;
     jsmntok_t t[FAST_MAX_TOKENS];
     jsmn_init(&p);
@@ -232,12 +224,12 @@ static int parse_fast(const char *val, size_t vlen, field_value f[F__N])
             fv.kind = V_NULL;
         } else if ((vl == 4 && memcmp(vs, "true", 4) == 0) || (vl == 5 && memcmp(vs, "false", 5) == 0)) {
             fv.kind = V_OTHER;
-        } else if (vl < 64 && json_number(vs, vl) && c_numeric) {
+        } else if (vl < 64 && json_number(vs, vl)) {
             char num[64];
             memcpy(num, vs, vl);
             num[vl] = '\0';
             fv.kind = V_NUMBER;
-            fv.num = strtod_l(num, NULL, c_numeric);
+            fv.num = strtod(num, NULL);  /* as cJSON reads it; LC_NUMERIC is C (i18n.c) */
         } else {
             return 0;
         }

@@ -113,8 +113,8 @@ void at_pg_close(at_pg *pg)
 PGconn *at_pg_conn(at_pg *pg) { return pg->conn; }
 const char *at_pg_error(const at_pg *pg) { return pg->err; }
 
-/* Send and flush a query, bounded by the timeout; 0, -1 (failed) or -2
- * (timed out). */
+/* Send and flush a query, bounded by the timeout (pg->deadline); 0, -1
+ * (failed) or -2 (timed out). */
 static int send_bounded(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
 {
     PGconn *c = pg->conn;
@@ -126,8 +126,8 @@ static int send_bounded(at_pg *pg, const char *sql, int nparams, const char *con
     return f < 0 ? -1 : 0;
 }
 
-/* Collect the (last) result of the query sent; with wait, bounded by the
- * deadline set when it was sent. 1 done (*out the result, NULL when
+/* Collect the (last) result of the query sent; with wait, bounded by
+ * pg->deadline. 1 done (*out the result, NULL when
  * libpq failed), 0 not all here yet (!wait only), -2 timed out. */
 static int collect_bounded(at_pg *pg, bool wait, PGresult **out)
 {
@@ -189,31 +189,24 @@ static PGresult *checked(at_pg *pg, PGresult *res, bool timed_out)
     return res;
 }
 
-static PGresult *query_format(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
-{
-    if (pg->in_flight) {
-        snprintf(pg->err, sizeof pg->err, "PostgreSQL: a query is still in flight");
-        return NULL;
-    }
-    PGresult *res = NULL;
-    int rc = send_bounded(pg, sql, nparams, params, format);
-    if (rc == 0) rc = collect_bounded(pg, true, &res);
-    return checked(pg, res, rc == -2);
-}
-
-int at_pg_send(at_pg *pg, const char *sql, int nparams, const char *const *params)
+static int send_query(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
 {
     if (pg->in_flight) {
         snprintf(pg->err, sizeof pg->err, "PostgreSQL: a query is still in flight");
         return -1;
     }
-    int rc = send_bounded(pg, sql, nparams, params, 0);
+    int rc = send_bounded(pg, sql, nparams, params, format);
     if (rc < 0) {
         checked(pg, NULL, rc == -2);
         return -1;
     }
     pg->in_flight = true;
     return 0;
+}
+
+int at_pg_send(at_pg *pg, const char *sql, int nparams, const char *const *params)
+{
+    return send_query(pg, sql, nparams, params, 0);
 }
 
 PGresult *at_pg_receive(at_pg *pg, bool wait, bool *pending)
@@ -234,6 +227,13 @@ PGresult *at_pg_receive(at_pg *pg, bool wait, bool *pending)
     }
     pg->in_flight = false;
     return checked(pg, res, rc == -2);
+}
+
+/* A blocking query: sent, then its answer waited for. */
+static PGresult *query_format(at_pg *pg, const char *sql, int nparams, const char *const *params, int format)
+{
+    bool pending;
+    return send_query(pg, sql, nparams, params, format) < 0 ? NULL : at_pg_receive(pg, true, &pending);
 }
 
 PGresult *at_pg_query(at_pg *pg, const char *sql, int nparams, const char *const *params)

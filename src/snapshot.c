@@ -74,21 +74,6 @@ typedef struct {
     const char **akey_stored, **pkey_stored;
 } fill_ctx;
 
-static const char *masked(at_snapshot *s, const at_fernet_key *key, const char *stored, size_t len);
-
-/* The masked secret of column c, now if the key is known; otherwise NULL,
- * with the stored text kept in *pending for the end of the build. */
-static const char *secret_masked(fill_ctx *c, PGresult *res, int row, int col, const char **pending)
-{
-    *pending = NULL;
-    if (PQgetisnull(res, row, col)) return NULL;
-    const char *stored = PQgetvalue(res, row, col);
-    size_t len = (size_t)PQgetlength(res, row, col);
-    if (c->key) return masked(c->s, c->key, stored, len);
-    *pending = at_arena_strndup(c->s->arena, stored, len);
-    return NULL;
-}
-
 static const char *col(at_snapshot *s, PGresult *res, int row, int c)
 {
     if (PQgetisnull(res, row, c)) return NULL;
@@ -150,6 +135,19 @@ static const char *masked(at_snapshot *s, const at_fernet_key *key, const char *
     if (out) out = at_arena_strdup(s->arena, out);
     pthread_mutex_unlock(&mask_cache.lock);
     return out;
+}
+
+/* The masked secret of column c, now if the key is known; otherwise NULL,
+ * with the stored text kept in *pending for the end of the build. */
+static const char *secret_masked(fill_ctx *c, PGresult *res, int row, int col, const char **pending)
+{
+    *pending = NULL;
+    if (PQgetisnull(res, row, col)) return NULL;
+    const char *stored = PQgetvalue(res, row, col);
+    size_t len = (size_t)PQgetlength(res, row, col);
+    if (c->key) return masked(c->s, c->key, stored, len);
+    *pending = at_arena_strndup(c->s->arena, stored, len);
+    return NULL;
 }
 
 #define GROW(arr, n) do { \
@@ -380,18 +378,18 @@ static void enricher_batch_done(enricher *e, const at_snapshot_opts *opts)
     e->during_walk_ms += mono_ms() - t0;
 }
 
-/* Every look-up answered: link rows to what they name, mask the secrets.
+/* Every look-up answered: link rows to what they name, mask the secrets
+ * still waiting for the key.
  * 0, or -1 (reason in s->pg_error). */
-static int enricher_finish(enricher *e, const at_fernet_key *key)
+static int enricher_finish(enricher *e)
 {
-    if (!e->fill.key) e->fill.key = key;
     at_snapshot *s = e->s;
     enricher_step(e, true);
     if (e->failed) {
         snprintf(s->pg_error, sizeof s->pg_error, "%s", at_pg_error(e->pg));
         return -1;
     }
-    key = e->fill.key;
+    const at_fernet_key *key = e->fill.key;
     for (size_t i = 0; i < s->n_api_keys; i++) {
         s->api_keys[i].user = at_ptrmap_get(&e->idx[K_USER], s->api_keys[i].user_id);
         const char *st = e->fill.akey_stored[i];
@@ -526,10 +524,10 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
     for (int i = 0; i < AT_REC__COUNT; i++)
         if (i != AT_REC_OK && i != AT_REC_GONE) s->n_skipped += s->skipped[i];
     if (!opts || opts->want_info) read_info(s, r);
-    if (!key && !en.fill.key && opts && opts->get_key) key = opts->get_key(opts->get_key_ctx, true);
+    if (!en.fill.key && opts && opts->get_key) en.fill.key = opts->get_key(opts->get_key_ctx, true);
     if (!en.pg && opts && opts->get_pg) en.pg = opts->get_pg(opts->get_pg_ctx, true);
     if (en.pg) {
-        s->enriched = enricher_finish(&en, key) == 0;
+        s->enriched = enricher_finish(&en) == 0;
         if (!s->enriched) drop_enrichment(s);
     } else {
         snprintf(s->pg_error, sizeof s->pg_error, "PostgreSQL not connected");
