@@ -275,10 +275,28 @@ static bool scan_reply_ok(const redisReply *rep)
            rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
+/* Values are fetched with one MGET per at most WALK_MGET_KEYS keys of a SCAN
+ * batch, all sent at once: Redis reads a client's commands in chunks of
+ * about 16 KB and serves other clients between them, so a PING waits for one
+ * small MGET rather than one of a whole batch (on a slow machine 1000 random
+ * keys take Redis 5-15 ms). */
+#define WALK_MGET_KEYS 250
+
 /* One SCAN batch waiting to be handed to the callback. */
 typedef struct {
-    redisReply *scan, *mget;
+    redisReply *scan;
+    redisReply **mget;   /* ceil(n / WALK_MGET_KEYS) replies, or NULL */
+    size_t n_mget;
 } walk_batch;
+
+static void batch_free(walk_batch *b)
+{
+    if (b->scan) freeReplyObject(b->scan);
+    for (size_t k = 0; k < b->n_mget; k++)
+        if (b->mget[k]) freeReplyObject(b->mget[k]);
+    free(b->mget);
+    *b = (walk_batch){0};
+}
 
 static int deliver(walk_batch *b, bool values, at_walk_fn fn, void *ctx)
 {
@@ -292,7 +310,7 @@ static int deliver(walk_batch *b, bool values, at_walk_fn fn, void *ctx)
         for (size_t i = 0; i < n; i++) {
             kv[i] = keys->element[i]->str;
             kl[i] = keys->element[i]->len;
-            redisReply *v = values ? b->mget->element[i] : NULL;
+            redisReply *v = values ? b->mget[i / WALK_MGET_KEYS]->element[i % WALK_MGET_KEYS] : NULL;
             vv[i] = v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
             vl[i] = v && v->type == REDIS_REPLY_STRING ? v->len : 0;
         }
@@ -302,13 +320,48 @@ static int deliver(walk_batch *b, bool values, at_walk_fn fn, void *ctx)
         free(kl);
         free(vl);
     }
-    freeReplyObject(b->scan);
-    if (b->mget) freeReplyObject(b->mget);
-    b->scan = b->mget = NULL;
+    batch_free(b);
     return stop;
 }
 
-/* The walk keeps Redis busy while we parse: the MGET of batch i and the SCAN
+/* Send the MGETs for the n keys of a SCAN reply; returns how many. */
+static long mget_append(at_redis *r, const redisReply *keys, const char ***argv, size_t **lens, size_t *cap)
+{
+    size_t n = keys->elements, sent = 0;
+    for (size_t from = 0; from < n; from += WALK_MGET_KEYS, sent++) {
+        size_t m = n - from < WALK_MGET_KEYS ? n - from : WALK_MGET_KEYS;
+        if (m + 1 > *cap) {
+            *cap = m + 1;
+            *argv = realloc(*argv, *cap * sizeof **argv);
+            *lens = realloc(*lens, *cap * sizeof **lens);
+            if (!*argv || !*lens) abort();
+        }
+        (*argv)[0] = "MGET";
+        (*lens)[0] = 4;
+        for (size_t i = 0; i < m; i++) {
+            (*argv)[i + 1] = keys->element[from + i]->str;
+            (*lens)[i + 1] = keys->element[from + i]->len;
+        }
+        if (at_redis_append(r, (int)m + 1, *argv, *lens) < 0) return -1;
+    }
+    return (long)sent;
+}
+
+/* Read the n_mget MGET replies of a batch of n keys into b. */
+static int mget_read(at_redis *r, size_t n, size_t n_mget, walk_batch *b)
+{
+    b->mget = calloc(n_mget, sizeof *b->mget);
+    if (!b->mget) abort();
+    b->n_mget = n_mget;
+    for (size_t k = 0; k < n_mget; k++) {
+        size_t want = n - k * WALK_MGET_KEYS < WALK_MGET_KEYS ? n - k * WALK_MGET_KEYS : WALK_MGET_KEYS;
+        b->mget[k] = at_redis_read(r);
+        if (!b->mget[k] || b->mget[k]->type != REDIS_REPLY_ARRAY || b->mget[k]->elements != want) return -1;
+    }
+    return 0;
+}
+
+/* The walk keeps Redis busy while we parse: the MGETs of batch i and the SCAN
  * of batch i+1 are sent before batch i-1 is handed to the callback. */
 int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ctx)
 {
@@ -320,52 +373,28 @@ int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ct
     redisReply *scan = scan_append(r, "0", &o) < 0 ? NULL : at_redis_read(r);
     for (;;) {
         if (!scan_reply_ok(scan)) { rc = -1; break; }
-        redisReply *keys = scan->element[1];
-        size_t n = keys->elements;
+        size_t n = scan->element[1]->elements;
         bool last = strcmp(scan->element[0]->str, "0") == 0;
-        bool want_mget = n && o.values;
-        if (want_mget) {
-            if (n + 1 > cap) {
-                cap = n + 1;
-                argv = realloc(argv, cap * sizeof *argv);
-                lens = realloc(lens, cap * sizeof *lens);
-                if (!argv || !lens) abort();
-            }
-            argv[0] = "MGET";
-            lens[0] = 4;
-            for (size_t i = 0; i < n; i++) {
-                argv[i + 1] = keys->element[i]->str;
-                lens[i + 1] = keys->element[i]->len;
-            }
-            if (at_redis_append(r, (int)n + 1, argv, lens) < 0) { rc = -1; break; }
-        }
+        long n_mget = n && o.values ? mget_append(r, scan->element[1], &argv, &lens, &cap) : 0;
+        if (n_mget < 0) { rc = -1; break; }
         bool pipelined = !last && !o.pause_us && !o.exclusive;
         if (pipelined && scan_append(r, scan->element[0]->str, &o) < 0) { rc = -1; break; }
         if (at_redis_flush(r) < 0) { rc = -1; break; }
         /* Redis works on the commands just sent while we parse the previous batch */
         if (pending.scan && deliver(&pending, o.values, fn, ctx)) {
             /* stopped by the callback: drain the replies still in flight */
-            for (int k = (int)want_mget + (int)pipelined; k > 0; k--) {
+            for (long k = n_mget + (int)pipelined; k > 0; k--) {
                 redisReply *x = at_redis_read(r);
                 if (x) freeReplyObject(x);
             }
             rc = 1;
             break;
         }
-        redisReply *mget = NULL;
-        if (want_mget) {
-            mget = at_redis_read(r);
-            if (!mget || mget->type != REDIS_REPLY_ARRAY || mget->elements != n) {
-                if (mget) freeReplyObject(mget);
-                rc = -1;
-                break;
-            }
-        }
         char cursor[32];
         snprintf(cursor, sizeof cursor, "%s", scan->element[0]->str);
         pending.scan = scan;
-        pending.mget = mget;
         scan = NULL;
+        if (n_mget && mget_read(r, n, (size_t)n_mget, &pending) < 0) { rc = -1; break; }
         if (o.exclusive && deliver(&pending, o.values, fn, ctx)) { rc = 1; break; }
         if (last) break;
         if (!pipelined) {
@@ -379,7 +408,7 @@ int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ct
     } else if (rc == 0 && pending.scan) {
         deliver(&pending, o.values, fn, ctx);
     }
-    if (pending.scan) { freeReplyObject(pending.scan); if (pending.mget) freeReplyObject(pending.mget); }
+    batch_free(&pending);
     if (scan) freeReplyObject(scan);
     free(argv);
     free(lens);
