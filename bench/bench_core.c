@@ -8,6 +8,7 @@
  *   clear-provider clear one provider while another thread re-points affinities;
  *                  counts affinities wrongly deleted
  * Connection settings come from REDIS_URL / DATABASE_URL like aethertop. */
+#include "aethertop/bigmem.h"
 #include "aethertop/clear.h"
 #include "aethertop/config.h"
 #include "aethertop/pg.h"
@@ -136,7 +137,7 @@ static int bench_refresh(int runs)
         at_selection sel;
         size_t n = first_page(s, &sel);
         double ms = mono_ms() - t0;
-        printf("refresh_ms %.1f rows %zu live %zu arena_mb %.1f rss_mb %.1f\n", ms, s->n_rows, n,
+        printf("refresh_ms %.1f walk_ms %.1f build_ms %.1f rows %zu live %zu arena_mb %.1f rss_mb %.1f\n", ms, s->walk_ms, s->build_ms, s->n_rows, n,
                at_arena_bytes(s->arena) / 1048576.0, rss_kb("VmRSS:") / 1024.0);
         fflush(stdout);
         at_selection_free(&sel);
@@ -545,6 +546,7 @@ static int bench_clear(bool provider)
 
 int main(int argc, char **argv)
 {
+    at_heap_setup(); /* as the console does */
     if (argc < 2) {
         fprintf(stderr, "usage: bench_core refresh N | search | load SECONDS [DELAY] | clear-all | clear-provider | ping SECONDS\n");
         return 2;

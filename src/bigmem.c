@@ -4,12 +4,17 @@
  * on, a first-touch page fault costs 10-20 us (measured here: 17 us a page by
  * touching, 1 us a page populated), and a million-row snapshot touches
  * ~75,000 pages. Where the kernel cannot populate (older than 5.14 for
- * growth), pages simply fault in as before. */
+ * growth), pages simply fault in as before.
+ * It also sets up the malloc heap the same way: one heap for all threads,
+ * kept when freed, and primed with present pages before the first refresh
+ * (hiredis's replies and the sort's buffers come from it). */
 #include "aethertop/bigmem.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -50,4 +55,25 @@ void *at_big_realloc(void *p, size_t old_bytes, size_t new_bytes)
 void at_big_free(void *p, size_t bytes)
 {
     if (p) munmap(p, page_round(bytes));
+}
+
+void at_heap_setup(void)
+{
+    /* one arena: the heap a helper thread primes is the one the worker
+     * allocates from */
+    mallopt(M_ARENA_MAX, 1);
+    /* replies of a few MiB come from the heap too, not a fresh mapping each */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    /* freed heap stays (and stays present) for the next refresh */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
+void at_heap_prime(size_t bytes)
+{
+    char *p = malloc(bytes);
+    if (!p) return;
+    size_t page = page_round(1);
+    uintptr_t from = ((uintptr_t)p + page - 1) / page * page, to = ((uintptr_t)p + bytes) / page * page;
+    if (to > from) madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+    free(p);
 }

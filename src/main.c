@@ -2,6 +2,7 @@
  * (overall and per command) and --version, the config file merged under
  * flags, environment and env-file, then hand over to the command line (a
  * command given) or the console. */
+#include "aethertop/bigmem.h"
 #include "aethertop/cfgfile.h"
 #include "aethertop/cli.h"
 #include "aethertop/config.h"
@@ -279,6 +280,7 @@ static int apply_config_file(const at_cfgfile *cf, at_config_flags *flags)
 
 int main(int argc, char **argv)
 {
+    at_heap_setup(); /* before any thread */
     at_i18n_init();
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core dumps holding secrets */
     enum { O_REDIS = 1000, O_DB, O_ENV, O_TIMEOUT, O_JSON, O_YES, O_RO, O_LIMIT, O_OFFSET, O_AUDIT,

@@ -288,7 +288,9 @@ static const at_pg_row_fn ENRICH_FILL[K__N] = {
 
 /* Look-ups run while Redis is walked: after each batch, the ids it brought
  * that were not asked for yet go to PostgreSQL without waiting (one query in
- * flight), and answers that have arrived are read. When the walk ends, only
+ * flight), and answers that have arrived are read. The tables take turns, so
+ * every one is asked during the walk (a fresh PostgreSQL backend takes a few
+ * milliseconds over the first query of each table); when the walk ends, only
  * the last ids remain to be asked for. */
 struct enricher {
     at_snapshot *s;
@@ -298,6 +300,7 @@ struct enricher {
     size_t asked[K__N];          /* how many of each set were sent */
     at_ptrmap idx[K__N];         /* id -> index in the snapshot's table */
     int in_flight;               /* the table whose look-up is in flight, or -1 */
+    int last_asked;              /* the table asked last (the turns go on from it) */
     bool failed;
     double during_walk_ms;       /* spent on look-ups between the walk's batches */
 };
@@ -310,6 +313,7 @@ static void enricher_init(enricher *e, at_snapshot *s, at_pg *pg, const at_ferne
     e->fill.s = s;
     e->fill.key = key;
     e->in_flight = -1;
+    e->last_asked = K__N - 1;
     for (int k = 0; k < K__N; k++) at_ptrmap_init(&e->idx[k]);
 }
 
@@ -352,9 +356,12 @@ static void enricher_step(enricher *e, bool wait)
             /* users are known only once their API keys are in */
             for (size_t i = had_keys; i < s->n_api_keys; i++) id_set_add(&e->sets[K_USER], s->api_keys[i].user_id);
         }
-        int k = 0;
-        while (k < K__N && e->asked[k] == e->sets[k].n) k++;
-        if (k == K__N) return;
+        int k = -1;
+        for (int turn = 1; turn <= K__N && k < 0; turn++) {
+            int t = (e->last_asked + turn) % K__N;
+            if (e->asked[t] < e->sets[t].n) k = t;
+        }
+        if (k < 0) return;
         size_t n = e->sets[k].n - e->asked[k];
         if (n > AT_PG_BATCH) n = AT_PG_BATCH;
         char *array = at_pg_id_array(e->sets[k].v + e->asked[k], n);
@@ -363,7 +370,7 @@ static void enricher_step(enricher *e, bool wait)
         free(array);
         if (rc < 0) { e->failed = true; return; }
         e->asked[k] += n;
-        e->in_flight = k;
+        e->in_flight = e->last_asked = k;
         if (!wait) return;
     }
 }

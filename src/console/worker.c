@@ -7,6 +7,7 @@
 #include "worker.h"
 #include "aethertop/refresh.h"
 
+#include "aethertop/bigmem.h"
 #include "aethertop/export.h"
 #include "aethertop/pg.h"
 #include "aethertop/redis.h"
@@ -24,6 +25,7 @@
 
 #define BACKOFF_MIN_S 0.5
 #define BACKOFF_MAX_S 10.0
+#define HEAP_PRIME_BYTES (4u << 20)
 
 struct con_worker {
     const at_config *cfg;
@@ -203,8 +205,6 @@ static at_redis *need_redis(con_worker *w)
     return w->redis;
 }
 
-/* The first PostgreSQL connection, opened on its own thread so that it is
- * ready while the first walk of Redis is still going. */
 /* The worker's threads take no signals: those are the UI thread's. */
 static void block_signals(void)
 {
@@ -213,10 +213,15 @@ static void block_signals(void)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
+/* The first PostgreSQL connection, opened on its own thread so that it is
+ * ready while the first walk of Redis is still going; that thread first
+ * makes the heap the walk allocates from present (its replies for 10,000
+ * affinities take ~2 MiB, which would otherwise fault in a page at a time). */
 static void *open_pg_early(void *arg)
 {
     con_worker *w = arg;
     block_signals();
+    at_heap_prime(HEAP_PRIME_BYTES);
     w->pg_opened = at_pg_open(w->cfg, w->pg_open_err, sizeof w->pg_open_err);
     return NULL;
 }
