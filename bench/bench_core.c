@@ -57,25 +57,6 @@ static at_redis *redis_or_die(void)
     return r;
 }
 
-/* The idle control Redis of BENCH_CONTROL_PORT (127.0.0.1). */
-static at_redis *open_control(void)
-{
-    at_config c = cfg;
-    c.redis.transport = AT_REDIS_TCP;
-    c.redis.host = (char *)"127.0.0.1";
-    c.redis.port = atoi(getenv("BENCH_CONTROL_PORT"));
-    c.redis.socket_path = NULL;
-    c.redis.db = 0;
-    c.redis.username = c.redis.password = NULL;
-    c.redis.sentinel_service = NULL;
-    c.redis.sentinels = NULL;
-    c.redis.n_sentinels = 0;
-    char err[512];
-    at_redis *r = at_redis_open(&c, err, sizeof err);
-    if (!r) { fprintf(stderr, "bench: control Redis: %s\n", err); exit(3); }
-    return r;
-}
-
 static at_pg *pg_or_die(void)
 {
     char err[512];
@@ -262,59 +243,31 @@ static atomic_int probe_phase;       /* a PING sent in an earlier phase does not
 /* how many PINGs of the phase waited longer than each of these (ms) */
 static const double PING_BUCKETS[] = {2, 5, 10, 15, 20};
 #define N_PING_BUCKETS (sizeof PING_BUCKETS / sizeof PING_BUCKETS[0])
-#define MAX_SLOW_PINGS 512
 
-/* One probe's account of a phase: the longest wait, the counts over each
- * bucket, and when each wait over 10 ms began and ended. */
+/* The probe's account of a phase: the longest wait and the counts over
+ * each bucket. */
 typedef struct {
-    at_redis *(*open)(void);
     _Atomic double max_ms;
     atomic_long count, over[N_PING_BUCKETS];
-    double slow_from[MAX_SLOW_PINGS], slow_to[MAX_SLOW_PINGS];
-    atomic_int n_slow;
 } probe;
 
-/* the Redis being cleared, and (BENCH_CONTROL_PORT) an idle Redis on the
- * same core: a wait both see at once is the machine's, not the clear's */
-static at_redis *open_control(void);
-static probe target_probe = {.open = redis_or_die}, control_probe = {.open = open_control};
+static probe target_probe;
 static double max_ping(void) { return atomic_load(&target_probe.max_ms); }
 
 static void probe_reset(void)
 {
     atomic_fetch_add(&probe_phase, 1);
-    probe *all[] = {&target_probe, &control_probe};
-    for (int k = 0; k < 2; k++) {
-        atomic_store(&all[k]->max_ms, 0.0);
-        atomic_store(&all[k]->count, 0);
-        for (size_t i = 0; i < N_PING_BUCKETS; i++) atomic_store(&all[k]->over[i], 0);
-        atomic_store(&all[k]->n_slow, 0);
-    }
+    atomic_store(&target_probe.max_ms, 0.0);
+    atomic_store(&target_probe.count, 0);
+    for (size_t i = 0; i < N_PING_BUCKETS; i++) atomic_store(&target_probe.over[i], 0);
 }
 
-/* "pings N >2ms a >5ms b ..." for the phase just measured; with a control
- * Redis also its counts, and how many of the target's waits over 20 ms
- * overlapped a wait over 10 ms of the idle control */
+/* "pings N >2ms a >5ms b ..." for the phase just measured */
 static void probe_print(const char *name, const char *phase)
 {
     printf("%s_%s_pings %ld", name, phase, atomic_load(&target_probe.count));
     for (size_t i = 0; i < N_PING_BUCKETS; i++) printf(" >%gms %ld", PING_BUCKETS[i], atomic_load(&target_probe.over[i]));
     printf("\n");
-    if (!getenv("BENCH_CONTROL_PORT")) return;
-    printf("%s_%s_control_pings %ld", name, phase, atomic_load(&control_probe.count));
-    for (size_t i = 0; i < N_PING_BUCKETS; i++) printf(" >%gms %ld", PING_BUCKETS[i], atomic_load(&control_probe.over[i]));
-    int over20 = 0, together = 0;
-    int nt = atomic_load(&target_probe.n_slow), nc = atomic_load(&control_probe.n_slow);
-    for (int i = 0; i < nt && i < MAX_SLOW_PINGS; i++) {
-        if (target_probe.slow_to[i] - target_probe.slow_from[i] <= 20) continue;
-        over20++;
-        for (int j = 0; j < nc && j < MAX_SLOW_PINGS; j++)
-            if (control_probe.slow_from[j] < target_probe.slow_to[i] && control_probe.slow_to[j] > target_probe.slow_from[i]) {
-                together++;
-                break;
-            }
-    }
-    printf("\n%s_%s_over20_with_control %d of %d\n", name, phase, together, over20);
 }
 
 static bool ping_realtime;
@@ -327,20 +280,18 @@ static void *ping_thread(void *arg)
     probe *pr = arg;
     struct sched_param sp = {.sched_priority = 10};
     ping_realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
-    at_redis *r = pr->open();
+    at_redis *r = redis_or_die();
     while (!atomic_load(&stop_flag)) {
         int phase = atomic_load(&probe_phase);
         double t0 = mono_ms();
         redisReply *rep = at_redis_commandf(r, "PING");
-        double t1 = mono_ms(), ms = t1 - t0;
+        double ms = mono_ms() - t0;
         if (rep) freeReplyObject(rep);
         if (phase == atomic_load(&probe_phase)) {
             if (ms > atomic_load(&pr->max_ms)) atomic_store(&pr->max_ms, ms);
             atomic_fetch_add(&pr->count, 1);
             for (size_t i = 0; i < N_PING_BUCKETS; i++)
                 if (ms > PING_BUCKETS[i]) atomic_fetch_add(&pr->over[i], 1);
-            int k = ms > 10 ? atomic_fetch_add(&pr->n_slow, 1) : MAX_SLOW_PINGS;
-            if (k < MAX_SLOW_PINGS) { pr->slow_from[k] = t0; pr->slow_to[k] = t1; }
         }
         usleep(1000);
     }
@@ -348,18 +299,7 @@ static void *ping_thread(void *arg)
     return NULL;
 }
 
-/* Start the probe(s). */
-static void probes_start(pthread_t th[2])
-{
-    pthread_create(&th[0], NULL, ping_thread, &target_probe);
-    if (getenv("BENCH_CONTROL_PORT")) pthread_create(&th[1], NULL, ping_thread, &control_probe);
-}
-
-static void probes_join(pthread_t th[2])
-{
-    pthread_join(th[0], NULL);
-    if (getenv("BENCH_CONTROL_PORT")) pthread_join(th[1], NULL);
-}
+static void probe_start(pthread_t *th) { pthread_create(th, NULL, ping_thread, &target_probe); }
 
 typedef struct {
     const at_snapshot *s;
@@ -416,13 +356,13 @@ static void *repoint_thread(void *arg)
  * whatever else runs (nothing of aethertop's). */
 static int bench_ping(double seconds)
 {
-    pthread_t ping[2];
+    pthread_t ping;
     atomic_store(&stop_flag, false);
     probe_reset();
-    probes_start(ping);
+    probe_start(&ping);
     usleep((useconds_t)(seconds * 1e6));
     atomic_store(&stop_flag, true);
-    probes_join(ping);
+    pthread_join(ping, NULL);
     printf("ping_max_ms %.2f realtime_probe %d\n", max_ping(), ping_realtime);
     return 0;
 }
@@ -436,10 +376,10 @@ static int bench_clear(bool provider)
     at_stats_compute(s, NULL, wall_now(), &st);
     if (provider && st.by_provider.n < 2) { fprintf(stderr, "bench: need two providers\n"); return 2; }
     repoint_ctx rc = {.s = s};
-    pthread_t ping[2], repoint;
+    pthread_t ping, repoint;
     atomic_store(&stop_flag, false);
     probe_reset();
-    probes_start(ping);
+    probe_start(&ping);
     if (provider) {
         rc.target = st.by_provider.items[0].id;
         rc.other = st.by_provider.items[1].id;
@@ -486,7 +426,7 @@ static int bench_clear(bool provider)
     at_clear_execute(r, &c2, &req, &res);
     double ms = mono_ms() - t0;
     atomic_store(&stop_flag, true);
-    probes_join(ping);
+    pthread_join(ping, NULL);
     if (provider) pthread_join(repoint, NULL);
     printf("%s_ms %.1f deleted %lld rows %zu\n", name, ms, res.deleted, s->n_rows);
     printf("%s_max_ping_ms %.2f realtime_probe %d\n", name, max_ping(), ping_realtime);
