@@ -113,24 +113,46 @@ def measure_usage(hours, label, db):
                f"{spread(q)}; command {statistics.median(wall):.0f}", "<= 200", statistics.median(q) <= 200)
 
 
+def _set_affinity(tid, cores):
+    return subprocess.run(["taskset", "-pc", cores, str(tid)], capture_output=True).returncode == 0
+
+
+def _server_threads():
+    """(Redis's main thread, Redis's helper threads, PostgreSQL's processes)."""
+    rpid = os.environ.get("BENCH_REDIS_PID")
+    helpers = [t for t in os.listdir(f"/proc/{rpid}/task") if t != rpid] if rpid else []
+    pg = []
+    ppid = os.environ.get("BENCH_PG_PID")
+    if ppid:
+        kids = subprocess.run(["pgrep", "-P", ppid], capture_output=True, text=True).stdout.split()
+        pg = [ppid, *kids]
+    return rpid, helpers, pg
+
+
 def pinned(cmd):
-    """During the clears Redis gets core 0 to itself and every client
-    (aethertop, the floor, the writer, the probe) runs on the other cores,
-    as on separate machines: what the probe then measures is Redis making it
-    wait, not this machine's scheduler sharing two cores between them.
-    Without BENCH_PIN=0, fewer than 2 cores or taskset, nothing changes."""
-    pid = os.environ.get("BENCH_REDIS_PID")
-    if os.environ.get("BENCH_PIN", "1") == "0" or not pid or (os.cpu_count() or 1) < 2:
+    """During the clears Redis's main thread gets core 0 to itself and
+    everything else runs on the other cores, as on separate machines: every
+    client (aethertop, the floor, the writer, the probe), PostgreSQL, and
+    Redis's own helper threads (jemalloc's purging thread ran up to 9 ms at
+    a time on Redis's core when they shared it). What the probe then
+    measures is Redis making it wait, not this machine's scheduler sharing
+    two cores. Without BENCH_PIN=0, fewer than 2 cores or taskset, nothing
+    changes."""
+    rpid, helpers, pg = _server_threads()
+    if os.environ.get("BENCH_PIN", "1") == "0" or not rpid or (os.cpu_count() or 1) < 2:
         return cmd
-    if subprocess.run(["taskset", "-a", "-pc", "0", pid], capture_output=True).returncode != 0:
+    others = f"1-{os.cpu_count() - 1}"
+    if not _set_affinity(rpid, "0"):
         sys.exit("bench: could not pin Redis to core 0 with taskset (BENCH_PIN=0 to measure unpinned)")
-    return ["taskset", "-c", f"1-{os.cpu_count() - 1}", *cmd]
+    for t in helpers + pg:
+        _set_affinity(t, others)
+    return ["taskset", "-c", others, *cmd]
 
 
-def unpin_redis():
-    pid = os.environ.get("BENCH_REDIS_PID")
-    if pid:
-        subprocess.run(["taskset", "-a", "-pc", f"0-{(os.cpu_count() or 1) - 1}", pid], capture_output=True)
+def unpin_servers():
+    rpid, helpers, pg = _server_threads()
+    for t in ([rpid] if rpid else []) + helpers + pg:
+        _set_affinity(t, f"0-{(os.cpu_count() or 1) - 1}")
 
 
 def measure(size, db):
@@ -187,7 +209,7 @@ def measure(size, db):
             for _ in range(CLEAR_RUNS):
                 env = dict(seed(size, db), BENCH_FLOOR=" ".join(floor))
                 out = sh(pinned([core, kind]), env)
-                unpin_redis()
+                unpin_servers()
                 slow_names += re.findall(rf"{name}_slowest_command_ms [0-9.]+ (\S+)", out)
                 if re.search(r"realtime_probe 1\b", out) is None:
                     sys.exit("bench: the PING probe could not get real-time priority (needs root or CAP_SYS_NICE)")
