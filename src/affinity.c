@@ -407,6 +407,10 @@ int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ct
         rc = 0;
     } else if (rc == 0 && pending.scan) {
         deliver(&pending, o.values, fn, ctx);
+    } else if (rc < 0 && !at_redis_broken(r)) {
+        /* an error or unexpected reply part-way: the rest of the pipeline's
+         * replies are still unread */
+        at_redis_abandon(r, "unexpected reply while walking the key space");
     }
     batch_free(&pending);
     if (scan) freeReplyObject(scan);

@@ -23,11 +23,8 @@
 
 static size_t page_round(size_t bytes)
 {
-    static size_t page;
-    if (!page) {
-        long p = sysconf(_SC_PAGESIZE);
-        page = p > 0 ? (size_t)p : 4096;
-    }
+    long p = sysconf(_SC_PAGESIZE);
+    size_t page = p > 0 ? (size_t)p : 4096;
     return bytes ? (bytes + page - 1) / page * page : page;
 }
 
@@ -57,19 +54,23 @@ void at_big_free(void *p, size_t bytes)
     if (p) munmap(p, page_round(bytes));
 }
 
+#define HEAP_MMAP_THRESHOLD (8u << 20)
+
 void at_heap_setup(void)
 {
     /* one arena: the heap a helper thread primes is the one the worker
      * allocates from */
     mallopt(M_ARENA_MAX, 1);
     /* replies of a few MiB come from the heap too, not a fresh mapping each */
-    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD);
     /* freed heap stays (and stays present) for the next refresh */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 void at_heap_prime(size_t bytes)
 {
+    /* a block at the threshold would be a mapping of its own, not heap */
+    if (bytes > HEAP_MMAP_THRESHOLD / 2) bytes = HEAP_MMAP_THRESHOLD / 2;
     char *p = malloc(bytes);
     if (!p) return;
     size_t page = page_round(1);

@@ -328,6 +328,7 @@ int at_redis_flush(at_redis *r)
 redisReply *at_redis_read(at_redis *r)
 {
     if (r->broken) return NULL;
+    r->err[0] = '\0';   /* the error, if any, of this reply */
     long long deadline = now_ms() + r->timeout_ms;
     if (flush_out(r, deadline) < 0) return NULL;
     char buf[65536];
@@ -379,6 +380,12 @@ redisReply *at_redis_commandf(at_redis *r, const char *fmt, ...)
 
 const char *at_redis_error(const at_redis *r) { return r->err; }
 bool at_redis_broken(const at_redis *r) { return r->broken; }
+
+void at_redis_abandon(at_redis *r, const char *why)
+{
+    if (!r->err[0]) set_err(r, "%s", why);
+    r->broken = true;
+}
 const char *at_redis_describe(const at_redis *r) { return r->describe; }
 unsigned long long at_redis_round_trips(const at_redis *r) { return r->round_trips; }
 

@@ -14,11 +14,11 @@ void *at_big_realloc(void *p, size_t old_bytes, size_t new_bytes);
 void at_big_free(void *p, size_t bytes);
 
 /* Before any thread starts: one malloc arena for all threads, blocks under
- * 4 MiB from the heap, up to 64 MiB of freed heap kept. */
+ * 8 MiB from the heap, up to 64 MiB of freed heap kept. */
 void at_heap_setup(void);
-/* Make the next `bytes` of the heap present now (one call, about 1 us a
- * page) rather than one page fault at a time (about 17 us each here).
- * Any thread may call it, after at_heap_setup. */
+/* Make the next `bytes` (at most 4 MiB) of the heap present now (one call,
+ * about 1 us a page) rather than one page fault at a time (about 17 us each
+ * here). Any thread may call it, after at_heap_setup. */
 void at_heap_prime(size_t bytes);
 
 #endif

@@ -28,10 +28,15 @@ redisReply *at_redis_command(at_redis *r, int argc, const char **argv, const siz
 /* printf-style convenience for fixed commands (hiredis format rules). */
 redisReply *at_redis_commandf(at_redis *r, const char *fmt, ...);
 
-/* Last transport or server error ("" if none). */
+/* The error of the last reply read, or of the transport ("" if none). */
 const char *at_redis_error(const at_redis *r);
 /* True once the connection failed; the handle must then be reopened. */
 bool at_redis_broken(const at_redis *r);
+/* The caller leaves replies unread (it gave up part-way through a
+ * pipeline): mark the connection broken so it is reopened rather than read
+ * out of step. The error already recorded stays; why is used if there is
+ * none. */
+void at_redis_abandon(at_redis *r, const char *why);
 /* "host:port/db" of the server actually connected to. */
 const char *at_redis_describe(const at_redis *r);
 /* Round-trip count (for the load figures). */
