@@ -324,27 +324,28 @@ static int deliver(walk_batch *b, bool values, at_walk_fn fn, void *ctx)
     return stop;
 }
 
-/* Send the MGETs for the n keys of a SCAN reply; returns how many. */
-static long mget_append(at_redis *r, const redisReply *keys, const char ***argv, size_t **lens, size_t *cap)
+/* Keys in piece k of a batch of n. */
+static size_t mget_piece(size_t n, size_t k)
 {
-    size_t n = keys->elements, sent = 0;
-    for (size_t from = 0; from < n; from += WALK_MGET_KEYS, sent++) {
-        size_t m = n - from < WALK_MGET_KEYS ? n - from : WALK_MGET_KEYS;
-        if (m + 1 > *cap) {
-            *cap = m + 1;
-            *argv = realloc(*argv, *cap * sizeof **argv);
-            *lens = realloc(*lens, *cap * sizeof **lens);
-            if (!*argv || !*lens) abort();
-        }
-        (*argv)[0] = "MGET";
-        (*lens)[0] = 4;
+    size_t from = k * WALK_MGET_KEYS;
+    return n - from < WALK_MGET_KEYS ? n - from : WALK_MGET_KEYS;
+}
+
+/* Send the MGETs for the n keys of a SCAN reply; returns how many. */
+static long mget_append(at_redis *r, const redisReply *keys)
+{
+    const char *argv[WALK_MGET_KEYS + 1] = {"MGET"};
+    size_t lens[WALK_MGET_KEYS + 1] = {4};
+    size_t n = keys->elements, pieces = (n + WALK_MGET_KEYS - 1) / WALK_MGET_KEYS;
+    for (size_t k = 0; k < pieces; k++) {
+        size_t m = mget_piece(n, k);
         for (size_t i = 0; i < m; i++) {
-            (*argv)[i + 1] = keys->element[from + i]->str;
-            (*lens)[i + 1] = keys->element[from + i]->len;
+            argv[i + 1] = keys->element[k * WALK_MGET_KEYS + i]->str;
+            lens[i + 1] = keys->element[k * WALK_MGET_KEYS + i]->len;
         }
-        if (at_redis_append(r, (int)m + 1, *argv, *lens) < 0) return -1;
+        if (at_redis_append(r, (int)m + 1, argv, lens) < 0) return -1;
     }
-    return (long)sent;
+    return (long)pieces;
 }
 
 /* Read the n_mget MGET replies of a batch of n keys into b. */
@@ -354,9 +355,9 @@ static int mget_read(at_redis *r, size_t n, size_t n_mget, walk_batch *b)
     if (!b->mget) abort();
     b->n_mget = n_mget;
     for (size_t k = 0; k < n_mget; k++) {
-        size_t want = n - k * WALK_MGET_KEYS < WALK_MGET_KEYS ? n - k * WALK_MGET_KEYS : WALK_MGET_KEYS;
         b->mget[k] = at_redis_read(r);
-        if (!b->mget[k] || b->mget[k]->type != REDIS_REPLY_ARRAY || b->mget[k]->elements != want) return -1;
+        if (!b->mget[k] || b->mget[k]->type != REDIS_REPLY_ARRAY || b->mget[k]->elements != mget_piece(n, k))
+            return -1;
     }
     return 0;
 }
@@ -367,15 +368,13 @@ int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ct
 {
     at_walk_opts o = opts ? *opts : (at_walk_opts){.values = true};
     walk_batch pending = {0};
-    const char **argv = NULL;
-    size_t *lens = NULL, cap = 0;
     int rc = 0;
     redisReply *scan = scan_append(r, "0", &o) < 0 ? NULL : at_redis_read(r);
     for (;;) {
         if (!scan_reply_ok(scan)) { rc = -1; break; }
         size_t n = scan->element[1]->elements;
         bool last = strcmp(scan->element[0]->str, "0") == 0;
-        long n_mget = n && o.values ? mget_append(r, scan->element[1], &argv, &lens, &cap) : 0;
+        long n_mget = n && o.values ? mget_append(r, scan->element[1]) : 0;
         if (n_mget < 0) { rc = -1; break; }
         bool pipelined = !last && !o.pause_us && !o.exclusive;
         if (pipelined && scan_append(r, scan->element[0]->str, &o) < 0) { rc = -1; break; }
@@ -414,7 +413,5 @@ int at_redis_walk(at_redis *r, const at_walk_opts *opts, at_walk_fn fn, void *ct
     }
     batch_free(&pending);
     if (scan) freeReplyObject(scan);
-    free(argv);
-    free(lens);
     return rc;
 }

@@ -11,10 +11,10 @@
 #include "aethertop/bigmem.h"
 
 #include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <stdint.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE

@@ -268,9 +268,8 @@ static void array_push(char **buf, size_t *len, size_t *cap, const char *s)
 
 char *at_pg_id_array(const char *const *ids, size_t n)
 {
-    char *buf = NULL;
     size_t len = 0, cap = 4096;
-    buf = malloc(cap);
+    char *buf = malloc(cap);
     if (!buf) abort();
     buf[len++] = '{';
     for (size_t i = 0; i < n; i++) array_push(&buf, &len, &cap, ids[i]);

@@ -375,12 +375,19 @@ static void enricher_step(enricher *e, bool wait)
     }
 }
 
+/* Take the connection and the key being readied elsewhere, if they are
+ * there now (wait false) or once they are (wait true). */
+static void enricher_adopt(enricher *e, const at_snapshot_opts *opts, bool wait)
+{
+    if (!e->pg && opts && opts->get_pg) e->pg = opts->get_pg(opts->get_pg_ctx, wait);
+    if (!e->fill.key && opts && opts->get_key) e->fill.key = opts->get_key(opts->get_key_ctx, wait);
+}
+
 /* After each batch of the walk: ask for its new ids, read what has come. */
 static void enricher_batch_done(enricher *e, const at_snapshot_opts *opts)
 {
     double t0 = mono_ms();
-    if (!e->pg && opts && opts->get_pg) e->pg = opts->get_pg(opts->get_pg_ctx, false);
-    if (!e->fill.key && opts && opts->get_key) e->fill.key = opts->get_key(opts->get_key_ctx, false);
+    enricher_adopt(e, opts, false);
     enricher_step(e, false);
     e->during_walk_ms += mono_ms() - t0;
 }
@@ -531,8 +538,7 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
     for (int i = 0; i < AT_REC__COUNT; i++)
         if (i != AT_REC_OK && i != AT_REC_GONE) s->n_skipped += s->skipped[i];
     if (!opts || opts->want_info) read_info(s, r);
-    if (!en.fill.key && opts && opts->get_key) en.fill.key = opts->get_key(opts->get_key_ctx, true);
-    if (!en.pg && opts && opts->get_pg) en.pg = opts->get_pg(opts->get_pg_ctx, true);
+    enricher_adopt(&en, opts, true);
     if (en.pg) {
         s->enriched = enricher_finish(&en) == 0;
         if (!s->enriched) drop_enrichment(s);

@@ -97,7 +97,6 @@ at_snapshot *at_snapshot_build(struct at_redis *r, struct at_pg *pg,
                                char *err, size_t errlen);
 void at_snapshot_free(at_snapshot *s);
 
-
 /* Row lookups (NULL when absent). */
 const at_api_key *at_row_api_key(const at_snapshot *s, const at_affinity *a);
 const at_user *at_row_user(const at_snapshot *s, const at_affinity *a);
