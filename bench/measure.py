@@ -113,46 +113,69 @@ def measure_usage(hours, label, db):
                f"{spread(q)}; command {statistics.median(wall):.0f}", "<= 200", statistics.median(q) <= 200)
 
 
-def _set_affinity(tid, cores):
-    return subprocess.run(["taskset", "-pc", cores, str(tid)], capture_output=True).returncode == 0
+def _all_tasks():
+    """Every thread on the machine, as (tid, its current CPU mask)."""
+    tasks = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                tasks.append((int(tid), os.sched_getaffinity(int(tid))))
+            except OSError:
+                pass
+    return tasks
 
 
-def _server_threads():
-    """(Redis's main thread, Redis's helper threads, PostgreSQL's processes)."""
-    rpid = os.environ.get("BENCH_REDIS_PID")
-    helpers = [t for t in os.listdir(f"/proc/{rpid}/task") if t != rpid] if rpid else []
-    pg = []
-    ppid = os.environ.get("BENCH_PG_PID")
-    if ppid:
-        kids = subprocess.run(["pgrep", "-P", ppid], capture_output=True, text=True).stdout.split()
-        pg = [ppid, *kids]
-    return rpid, helpers, pg
+class RedisCore:
+    """During a clear, Redis's main thread has core 0 to itself, as on a
+    machine of its own: every other thread that may move (every client of
+    the bench, PostgreSQL, Redis's own helper threads, and whatever else
+    runs here: this sandbox's own agent ran up to 13 ms at a time on Redis's
+    core) goes to the other core(s), and gets its own CPU mask back after.
+    Per-CPU kernel threads cannot move and stay. Threads started meanwhile
+    (PostgreSQL's backends, the floor pass) inherit the other cores. What
+    the probe then measures is Redis making it wait, not this machine's
+    scheduler sharing two cores. BENCH_PIN=0, fewer than 2 cores or no
+    BENCH_REDIS_PID: nothing moves."""
 
+    def __init__(self):
+        self.saved = []
+        self.rpid = os.environ.get("BENCH_REDIS_PID")
+        self.on = os.environ.get("BENCH_PIN", "1") != "0" and bool(self.rpid) and (os.cpu_count() or 1) >= 2
 
-def pinned(cmd):
-    """During the clears Redis's main thread gets core 0 to itself and
-    everything else runs on the other cores, as on separate machines: every
-    client (aethertop, the floor, the writer, the probe), PostgreSQL, and
-    Redis's own helper threads (jemalloc's purging thread ran up to 9 ms at
-    a time on Redis's core when they shared it). What the probe then
-    measures is Redis making it wait, not this machine's scheduler sharing
-    two cores. Without BENCH_PIN=0, fewer than 2 cores or taskset, nothing
-    changes."""
-    rpid, helpers, pg = _server_threads()
-    if os.environ.get("BENCH_PIN", "1") == "0" or not rpid or (os.cpu_count() or 1) < 2:
-        return cmd
-    others = f"1-{os.cpu_count() - 1}"
-    if not _set_affinity(rpid, "0"):
-        sys.exit("bench: could not pin Redis to core 0 with taskset (BENCH_PIN=0 to measure unpinned)")
-    for t in helpers + pg:
-        _set_affinity(t, others)
-    return ["taskset", "-c", others, *cmd]
+    def __enter__(self):
+        if not self.on:
+            return self
+        rpid, others = int(self.rpid), set(range(1, os.cpu_count()))
+        try:
+            os.sched_setaffinity(rpid, {0})
+        except OSError as e:
+            sys.exit(f"bench: could not pin Redis to core 0: {e} (BENCH_PIN=0 to measure unpinned)")
+        for tid, mask in _all_tasks():
+            if tid == rpid or not (mask & {0}):
+                continue
+            try:
+                os.sched_setaffinity(tid, mask - {0} if mask - {0} else others)
+                self.saved.append((tid, mask))
+            except OSError:
+                pass  # a per-CPU kernel thread, or gone meanwhile
+        return self
 
-
-def unpin_servers():
-    rpid, helpers, pg = _server_threads()
-    for t in ([rpid] if rpid else []) + helpers + pg:
-        _set_affinity(t, f"0-{(os.cpu_count() or 1) - 1}")
+    def __exit__(self, *exc):
+        if not self.on:
+            return False
+        everything = set(range(os.cpu_count()))
+        for tid, mask in self.saved + [(int(self.rpid), everything)]:
+            try:
+                os.sched_setaffinity(tid, mask)
+            except OSError:
+                pass
+        return False
 
 
 def measure(size, db):
@@ -208,8 +231,8 @@ def measure(size, db):
             hist = {ph: [0, 0, 0] for ph in ("clear", "baseline")}
             for _ in range(CLEAR_RUNS):
                 env = dict(seed(size, db), BENCH_FLOOR=" ".join(floor))
-                out = sh(pinned([core, kind]), env)
-                unpin_servers()
+                with RedisCore():
+                    out = sh([core, kind], env)
                 slow_names += re.findall(rf"{name}_slowest_command_ms [0-9.]+ (\S+)", out)
                 if re.search(r"realtime_probe 1\b", out) is None:
                     sys.exit("bench: the PING probe could not get real-time priority (needs root or CAP_SYS_NICE)")
@@ -304,16 +327,16 @@ def main():
                 "`bench_core load` refreshes with the console's adaptive pacer (`src/refresh.c`). "
                 f"Clears ({CLEAR_RUNS} runs each, every run on freshly seeded data): a probe thread at real-time "
                 "priority PINGs every millisecond and keeps the longest wait, judged over all runs (\"never waits "
-                "more than 20 ms\"); Redis has core 0 to itself and all "
-                "clients run on the other core(s), as on separate machines (`BENCH_PIN=0` turns that off). Each "
+                "more than 20 ms\"); during each run Redis's main thread has core 0 to itself, as on a machine "
+                "of its own: every other thread that can move (the clients, PostgreSQL, Redis's helper threads and "
+                "the machine's other processes) runs on the other core(s) and gets its CPU mask back after "
+                "(`BENCH_PIN=0` turns that off). Each "
                 "run first measures the same load without the clear for 5 s (\"same load alone\") and one floor "
                 "pass under it, then the clear; the slowest command is Redis's SLOWLOG over the clear. Clear "
                 "provider runs with a writer re-pointing random affinities to another provider "
                 "(`BENCH_REPOINT_RATE`, default 5,000 per second), and every affinity that did not point at the "
                 "target, or was re-pointed away from it, is checked to be still there. The PING counts over 10 and "
-                "20 ms set the clears beside the same load alone: on this VM Redis stalls for 10-30 ms now and "
-                "then, clear or no clear. Nothing else runs on Redis's core (a second, idle Redis PINGed there as "
-                "a control made the bench's Redis wait two to three times longer, so it was taken out). "
+                "20 ms set the clears beside the same load alone. "
                 "Start-up: `bench/console_probe.py` spawns the console (vfork/exec, as a shell does) on a new "
                 "120x40 pseudo-terminal and times until the first screen with data shows its position line. "
                 "Usage reports (issue 6): 1,000,000 `usage` rows written oldest first (as the gateway appends "
