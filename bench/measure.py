@@ -222,6 +222,18 @@ def measure(size, db):
         record("Redis time used by refreshes, %", size, f"{share:.2f} (interval {interval:.1f} s)", "<= 10", share <= 10)
     # 5. clears under a PING probe
     if size >= 1000000 and "clears" in PARTS:
+        # what this machine alone makes a program on Redis's core wait, with
+        # the clears' conditions (everything else moved off that core, Redis
+        # idle): beside the PING waits below
+        spin, touch = [], []
+        for _ in range(2):
+            with RedisCore() as rc:
+                out = sh((["taskset", "-c", "0"] if rc.on else []) + [f"{BUILD}/aethertop-bench-stall", "10"])
+            spin += nums(out, "spin_max_gap_ms")
+            touch += nums(out, "page_touch_max_ms")
+        record("this machine alone on Redis's core: longest wait, ms", size,
+               f"spinning {max(spin):.1f}; one first touch of a page {max(touch):.1f} (2 x 10 s)",
+               "none (reported)", None)
         for kind, name in (("clear-all", "clear_all"), ("clear-provider", "clear_provider")):
             f = {k: [] for k in ("ms", "max_ping_ms", "baseline_max_ping_ms", "floor_ms", "floor_max_ping_ms",
                                  "slowest_command_ms")}
@@ -336,7 +348,10 @@ def main():
                 "provider runs with a writer re-pointing random affinities to another provider "
                 "(`BENCH_REPOINT_RATE`, default 5,000 per second), and every affinity that did not point at the "
                 "target, or was re-pointed away from it, is checked to be still there. The PING counts over 10 and "
-                "20 ms set the clears beside the same load alone. "
+                "20 ms set the clears beside the same load alone. \"This machine alone\" is `bench/stall.c` on Redis's "
+                "core under the same conditions (Redis idle): 5 s of a loop that only reads the clock, 5 s of first "
+                "touches of fresh pages; its longest waits are what the machine does with no Redis and no aethertop "
+                "in it. "
                 "Start-up: `bench/console_probe.py` spawns the console (vfork/exec, as a shell does) on a new "
                 "120x40 pseudo-terminal and times until the first screen with data shows its position line. "
                 "Usage reports (issue 6): 1,000,000 `usage` rows written oldest first (as the gateway appends "
