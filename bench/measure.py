@@ -331,7 +331,7 @@ def main():
         f.write("| figure | affinities or usage rows | measured | target | |\n| --- | ---: | --- | --- | --- |\n")
         for fig, size, val, target, ok in results:
             f.write(f"| {fig} | {size:,} | {val} | {target} | {'**missed**' if ok is False else status(ok)} |\n")
-        f.write("\nReproduce: `bench/run` (about 30 minutes; `BENCH_SIZES=\"10000\" bench/run` for a quick look). "
+        f.write("\nReproduce: `bench/run` (about 15 minutes on this machine; `BENCH_SIZES=\"10000\" bench/run` for a quick look). "
                 "The floor is `bench/floor.c`: plain hiredis, `SCAN 0 MATCH cache_affinity:* COUNT 1000` and one "
                 "MGET per batch, values counted, nothing parsed. The full refresh is `bench/bench_core.c refresh`: "
                 "walk + parse + enrich from PostgreSQL + filter + sort + the first page, the console's refresh "
