@@ -5,7 +5,29 @@ AT_TEST_PG_ADMIN_URL), prints a table and writes bench/RESULTS.md. Each
 figure: median and spread (min..max) of several runs. Stdlib only.
 BENCH_PARTS picks what runs: "affinities usage" (default, both), or any of
 refresh search load clears console usage."""
-import json, os, platform, re, statistics, subprocess, sys, time
+import json, os, platform, re, signal, statistics, subprocess, sys, time
+
+
+def restore_affinity(path):
+    """Give every thread listed in `path` (written by RedisCore before it
+    moved anything) its CPU mask back; bench/run calls this on exit too, so
+    a bench killed in the middle of a clear leaves no thread pinned."""
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return
+    for tid, mask in saved:
+        try:
+            os.sched_setaffinity(tid, mask)
+        except OSError:
+            pass  # gone meanwhile
+    os.unlink(path)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--restore-affinity"]:
+    restore_affinity(sys.argv[2])
+    sys.exit(0)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ["AT_BUILD_DIR"]
@@ -141,43 +163,54 @@ class RedisCore:
     runs here: this sandbox's own agent ran up to 13 ms at a time on Redis's
     core) goes to the other core(s), and gets its own CPU mask back after.
     Per-CPU kernel threads cannot move and stay. Threads started meanwhile
-    (PostgreSQL's backends, the floor pass) inherit the other cores. What
-    the probe then measures is Redis making it wait, not this machine's
+    (PostgreSQL's backends, the floor pass) inherit the other cores and are
+    given every core after. The masks are written to BENCH_AFFINITY_FILE
+    before anything moves, for bench/run to restore if the bench is killed.
+    What the probe then measures is Redis making it wait, not this machine's
     scheduler sharing two cores. BENCH_PIN=0, fewer than 2 cores or no
     BENCH_REDIS_PID: nothing moves."""
 
     def __init__(self):
         self.saved = []
         self.rpid = os.environ.get("BENCH_REDIS_PID")
+        self.file = os.environ.get("BENCH_AFFINITY_FILE") or os.path.join(ROOT, "build", "bench-affinity.json")
         self.on = os.environ.get("BENCH_PIN", "1") != "0" and bool(self.rpid) and (os.cpu_count() or 1) >= 2
 
     def __enter__(self):
         if not self.on:
             return self
-        rpid, others = int(self.rpid), set(range(1, os.cpu_count()))
+        rpid, self.others = int(self.rpid), set(range(1, os.cpu_count()))
+        self.saved = [(tid, mask) for tid, mask in _all_tasks() if 0 in mask]
+        if rpid not in {tid for tid, _ in self.saved}:
+            sys.exit(f"bench: Redis (pid {rpid}) cannot run on core 0 (BENCH_PIN=0 to measure unpinned)")
+        with open(self.file, "w") as f:
+            json.dump([(tid, sorted(mask)) for tid, mask in self.saved], f)
         try:
             os.sched_setaffinity(rpid, {0})
-        except OSError as e:
-            sys.exit(f"bench: could not pin Redis to core 0: {e} (BENCH_PIN=0 to measure unpinned)")
-        for tid, mask in _all_tasks():
-            if tid == rpid or not (mask & {0}):
-                continue
-            try:
-                os.sched_setaffinity(tid, mask - {0} if mask - {0} else others)
-                self.saved.append((tid, mask))
-            except OSError:
-                pass  # a per-CPU kernel thread, or gone meanwhile
+            for tid, mask in self.saved:
+                if tid != rpid:
+                    try:
+                        os.sched_setaffinity(tid, mask - {0} or self.others)
+                    except OSError:
+                        pass  # a per-CPU kernel thread, or gone meanwhile
+        except BaseException as e:
+            self.__exit__()
+            if isinstance(e, OSError):
+                sys.exit(f"bench: could not pin Redis to core 0: {e} (BENCH_PIN=0 to measure unpinned)")
+            raise
         return self
 
     def __exit__(self, *exc):
         if not self.on:
             return False
-        everything = set(range(os.cpu_count()))
-        for tid, mask in self.saved + [(int(self.rpid), everything)]:
-            try:
-                os.sched_setaffinity(tid, mask)
-            except OSError:
-                pass
+        restore_affinity(self.file)
+        known = {tid for tid, _ in self.saved}
+        for tid, mask in _all_tasks():
+            if tid not in known and mask == self.others:
+                try:
+                    os.sched_setaffinity(tid, set(range(os.cpu_count())))
+                except OSError:
+                    pass
         return False
 
 
@@ -227,7 +260,8 @@ def measure(size, db):
     if size >= 1000000 and "clears" in PARTS:
         # what this machine alone makes a program on Redis's core wait, with
         # the clears' conditions (everything else moved off that core, Redis
-        # idle): beside the PING waits below
+        # idle and empty): beside the PING waits below
+        redis_cli("FLUSHALL")
         spin, touch = [], []
         for _ in range(2):
             with RedisCore() as rc:
@@ -371,4 +405,8 @@ def main():
 
 
 if __name__ == "__main__":
+    # a TERM or HUP ends the bench through the same unwinding as an error, so
+    # RedisCore gives every thread its CPU mask back
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda n, _: sys.exit(128 + n))
     main()

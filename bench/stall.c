@@ -6,10 +6,12 @@
  * hypervisor is slow to serve). bench/run runs it on Redis's core, next to
  * the clears' PING waits, so that a wait can be set beside what the machine
  * does on its own. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_ms(void)
 {
@@ -20,8 +22,12 @@ static double now_ms(void)
 
 int main(int argc, char **argv)
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 10;
-    if (seconds <= 0) { fprintf(stderr, "stall: SECONDS must be a positive number\n"); return 2; }
+    char *end = NULL;
+    double seconds = argc > 1 ? strtod(argv[1], &end) : 10;
+    if (argc > 2 || (end && (end == argv[1] || *end)) || !isfinite(seconds) || seconds <= 0 || seconds > 3600) {
+        fprintf(stderr, "stall: expected SECONDS, a number from 0 to 3600, got '%s'\n", argc > 1 ? argv[1] : "");
+        return 2;
+    }
     double half = seconds * 500.0;
 
     double start = now_ms(), prev = start, spin_max = 0;
@@ -32,13 +38,14 @@ int main(int argc, char **argv)
         if (t - prev > 5) spin_over5++;
     }
 
-    const size_t size = (size_t)64 << 20, page = 4096;
+    const size_t size = (size_t)64 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
     double touch_max = 0;
     long touches = 0, touch_over5 = 0;
     start = now_ms();
     while (now_ms() - start < half) {
         volatile char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) { perror("stall: mmap"); return 3; }
+        madvise((void *)p, size, MADV_NOHUGEPAGE); /* one fault per small page */
         for (size_t off = 0; off < size; off += page) {
             double t0 = now_ms();
             p[off] = 1;
