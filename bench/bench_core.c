@@ -118,8 +118,9 @@ static int bench_refresh(int runs)
         at_selection sel;
         size_t n = first_page(s, &sel);
         double ms = mono_ms() - t0;
-        printf("refresh_ms %.1f walk_ms %.1f build_ms %.1f rows %zu live %zu arena_mb %.1f rss_mb %.1f\n", ms, s->walk_ms, s->build_ms, s->n_rows, n,
-               at_arena_bytes(s->arena) / 1048576.0, rss_kb("VmRSS:") / 1024.0);
+        printf("refresh_ms %.1f walk_ms %.1f build_ms %.1f rows %zu live %zu arena_mb %.1f rss_mb %.1f\n", ms,
+               s->walk_ms, s->build_ms, s->n_rows, n, at_arena_bytes(s->arena) / 1048576.0,
+               rss_kb("VmRSS:") / 1024.0);
         fflush(stdout);
         at_selection_free(&sel);
         at_snapshot_free(s);

@@ -65,20 +65,26 @@ def redis_cli(*args):
     return sh(["redis-cli", "-p", RPORT, *args])
 
 
-def seed(size, db):
-    dbname = f"bench{size}"
+def seed_data(dbname, db, *sim_args):
+    """A new PostgreSQL database `dbname` and an empty Redis (db `db`), filled
+    by the simulator with sim_args; returns (database URL, the environment
+    that points aethertop at both). Redis is emptied whole: an earlier
+    measurement's keys (TTLs of 60-300 s) would otherwise expire in the
+    middle of a later one, and Redis removes mass-expired keys in cycles of
+    up to 25 ms in its main thread."""
     sh(["psql", PG_ADMIN, "-q", "-c", f"DROP DATABASE IF EXISTS {dbname}", "-c", f"CREATE DATABASE {dbname}"])
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
-    # only this size's data in Redis: an earlier size's keys (TTLs of 60-300 s)
-    # would otherwise expire in the middle of a later measurement, and Redis
-    # removes mass-expired keys in cycles of up to 25 ms in its main thread
     redis_cli("FLUSHALL")
-    users, keys, prov, models = (5000, 10000, 50, 300)
     sh([f"{BUILD}/aethertop-sim", "seed", "--redis", f"redis://127.0.0.1:{RPORT}/{db}", "--database", url,
-        "--schema", SCHEMA, "--users", str(min(users, max(50, size // 20))), "--api-keys", str(min(keys, max(100, size // 10))),
-        "--providers", str(prov), "--models", str(models), "--affinities", str(size), "--min-ttl", "250"])
-    env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{RPORT}/{db}", DATABASE_URL=url)
-    return env
+        "--schema", SCHEMA, *sim_args])
+    return url, dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{RPORT}/{db}", DATABASE_URL=url)
+
+
+def seed(size, db):
+    """`size` affinities over proportionally many users and API keys."""
+    return seed_data(f"bench{size}", db, "--users", str(min(5000, max(50, size // 20))),
+                     "--api-keys", str(min(10000, max(100, size // 10))), "--providers", "50", "--models", "300",
+                     "--affinities", str(size), "--min-ttl", "250")[1]
 
 
 def status(ok):
@@ -105,15 +111,10 @@ def measure_usage(hours, label, db):
     query: the time PostgreSQL took as aethertop measured it around the call
     (`query_ms` in the JSON); the whole command's wall time (process start,
     connecting, the query, printing) is shown beside it."""
-    dbname = f"benchusage{hours}"
-    sh(["psql", PG_ADMIN, "-q", "-c", f"DROP DATABASE IF EXISTS {dbname}", "-c", f"CREATE DATABASE {dbname}"])
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
-    redis_cli("FLUSHALL")
-    sh([f"{BUILD}/aethertop-sim", "seed", "--redis", f"redis://127.0.0.1:{RPORT}/{db}", "--database", url,
-        "--schema", SCHEMA, "--users", "5000", "--api-keys", "10000", "--providers", "50", "--models", "300",
-        "--affinities", "1000", "--usage", str(USAGE_ROWS), "--usage-hours", str(hours)])
+    url, env = seed_data(f"benchusage{hours}", db, "--users", "5000", "--api-keys", "10000", "--providers", "50",
+                         "--models", "300", "--affinities", "1000", "--usage", str(USAGE_ROWS),
+                         "--usage-hours", str(hours))
     sh(["psql", url, "-q", "-c", "VACUUM ANALYZE usage"])
-    env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{RPORT}/{db}", DATABASE_URL=url)
     app = f"{BUILD}/aethertop"
     for window_h, name, args in ((5 / 60, "hits 5m", ["hits", "--window", "5m", "--json"]),
                                  (1, "hits 1h", ["hits", "--window", "1h", "--json"]),
@@ -182,21 +183,22 @@ class RedisCore:
         rpid, self.others = int(self.rpid), set(range(1, os.cpu_count()))
         self.saved = [(tid, mask) for tid, mask in _all_tasks() if 0 in mask]
         if rpid not in {tid for tid, _ in self.saved}:
-            sys.exit(f"bench: Redis (pid {rpid}) cannot run on core 0 (BENCH_PIN=0 to measure unpinned)")
+            sys.exit(f"bench: Redis (pid {rpid}) is not running or may not run on core 0 (BENCH_PIN=0 to measure unpinned)")
         with open(self.file, "w") as f:
             json.dump([(tid, sorted(mask)) for tid, mask in self.saved], f)
-        try:
-            os.sched_setaffinity(rpid, {0})
+        try:  # whatever stops this half-way (an error, a signal) undoes what moved
+            try:
+                os.sched_setaffinity(rpid, {0})
+            except OSError as e:
+                sys.exit(f"bench: could not pin Redis to core 0: {e} (BENCH_PIN=0 to measure unpinned)")
             for tid, mask in self.saved:
                 if tid != rpid:
                     try:
                         os.sched_setaffinity(tid, mask - {0} or self.others)
                     except OSError:
                         pass  # a per-CPU kernel thread, or gone meanwhile
-        except BaseException as e:
+        except BaseException:
             self.__exit__()
-            if isinstance(e, OSError):
-                sys.exit(f"bench: could not pin Redis to core 0: {e} (BENCH_PIN=0 to measure unpinned)")
             raise
         return self
 
