@@ -1,11 +1,14 @@
-/* audit.c — append-only JSON-lines audit trail of destructive actions.
- * Secrets never reach it: arguments are ids and names, targets carry no
- * password. */
+/* audit.c — append-only JSON-lines audit trail of destructive actions: a
+ * line of intent before the first delete and a line of outcome after, both
+ * carrying the same random id. Secrets never reach it: arguments are ids
+ * and names, targets carry no password. */
 #include "aethertop/audit.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pwd.h>
+#include <stdint.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,6 +48,10 @@ int at_audit_open(at_audit *a, const char *explicit_path, char *err, size_t errl
         snprintf(err, errlen, "audit log %s cannot be written: %s", a->path, strerror(errno));
         return -1;
     }
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
+        id = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid(); /* unique enough to pair two lines */
+    snprintf(a->id, sizeof a->id, "%016llx", (unsigned long long)id);
     return 0;
 }
 
@@ -62,6 +69,7 @@ int at_audit_write(at_audit *a, const char *target, const char *operation, const
 
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "time", when);
+    cJSON_AddStringToObject(o, "id", a->id);
     cJSON_AddStringToObject(o, "user", pw ? pw->pw_name : "?");
     if (ssh) cJSON_AddStringToObject(o, "ssh_connection", ssh);
     else cJSON_AddNullToObject(o, "ssh_connection");

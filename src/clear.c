@@ -11,6 +11,8 @@
 #include "aethertop/audit.h"
 #include "aethertop/redis.h"
 
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +20,16 @@
 /* Each key of the batch whose JSON value has provider_id == ARGV[1] at this
  * moment: deleted when ARGV[2] is "1", only counted otherwise (so the number
  * the confirmation shows is decided by the very same rule). When ARGV[3] is
- * "1" the id holds only characters JSON never escapes, so a value that does
- * not contain it verbatim cannot match and is not decoded at all. */
+ * "1" the id holds only characters a JSON writer need not escape, so a value
+ * that holds neither the id verbatim nor any escape cannot match and is not
+ * decoded at all. A key that is no longer a string is left alone (pcall: a
+ * type error must not abort the batch half-way). */
 static const char LUA_CLEAR_PROVIDER[] =
     "local n = 0\n"
     "local id, fast = ARGV[1], ARGV[3] == '1'\n"
     "for _, k in ipairs(KEYS) do\n"
-    "  local v = redis.call('GET', k)\n"
-    "  if v and (not fast or string.find(v, id, 1, true)) then\n"
+    "  local v = redis.pcall('GET', k)\n"
+    "  if type(v) == 'string' and (not fast or string.find(v, id, 1, true) or string.find(v, '\\\\', 1, true)) then\n"
     "    local ok, t = pcall(cjson.decode, v)\n"
     "    if ok and type(t) == 'table' and t['provider_id'] == id then\n"
     "      if ARGV[2] == '1' then n = n + redis.call('UNLINK', k) else n = n + 1 end\n"
@@ -45,13 +49,17 @@ static bool json_verbatim(const char *s)
     return true;
 }
 
-/* Delete KEYS[1] only if it exists and its endpoint_id is ARGV[1].
- * -1: missing, -2: endpoint differs or value unreadable, 1: deleted. */
+/* KEYS[1] when it exists and its endpoint_id is ARGV[1]: deleted when
+ * ARGV[2] is "1", only counted otherwise (the confirmation and the delete
+ * decide by the same rule). -1: missing, -2: endpoint differs or value
+ * unreadable, 1: deleted (or would be). */
 static const char LUA_CLEAR_ONE[] =
-    "local v = redis.call('GET', KEYS[1])\n"
+    "local v = redis.pcall('GET', KEYS[1])\n"
     "if not v then return -1 end\n"
+    "if type(v) ~= 'string' then return -2 end\n"
     "local ok, t = pcall(cjson.decode, v)\n"
     "if not ok or type(t) ~= 'table' or t['endpoint_id'] ~= ARGV[1] then return -2 end\n"
+    "if ARGV[2] ~= '1' then return 1 end\n"
     "return redis.call('UNLINK', KEYS[1])\n";
 
 void at_clear_result_free(at_clear_result *r)
@@ -65,8 +73,32 @@ void at_clear_result_free(at_clear_result *r)
 static void note_deleted_key(at_clear_result *res, const char *key)
 {
     res->deleted_keys = realloc(res->deleted_keys, (res->n_deleted_keys + 1) * sizeof *res->deleted_keys);
-    if (!res->deleted_keys) abort();
-    res->deleted_keys[res->n_deleted_keys++] = strdup(key);
+    char *copy = strdup(key);
+    if (!res->deleted_keys || !copy) abort();
+    res->deleted_keys[res->n_deleted_keys++] = copy;
+}
+
+/* A key name of any length (ids come from clients of the gateway: a name
+ * cut to fit a buffer would be another key). */
+static char *key_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *key_name(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0) abort();
+    return s;
+}
+
+/* ---- interruption ----------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+void at_clear_interrupt(void)
+{
+    interrupted = 1;
 }
 
 /* ---- batch walkers -------------------------------------------------------- */
@@ -75,7 +107,9 @@ typedef struct {
     at_redis *r;
     const at_clear_request *req;
     bool execute;              /* false: only count */
-    long long matched, deleted, examined, changed;
+    long long matched, deleted, examined, unreadable;
+    long long uncertain;       /* keys of the last command whose reply was lost */
+    bool stopped;              /* at_clear_interrupt() between batches */
     at_strmap key_ids;         /* AT_CLEAR_API_KEYS */
     at_arena *cand_arena;      /* AT_CLEAR_PROVIDER: keys whose value may match, */
     at_interner cand_keys;     /* each once even if SCAN returned it twice */
@@ -89,6 +123,22 @@ typedef struct {
 static bool is_key_id(batch_ctx *c, const char *akey)
 {
     return akey && at_strmap_get(&c->key_ids, akey) >= 0;
+}
+
+/* Is the key name's API key part (cache_affinity:{here}:...) one of the
+ * targets? For the records that cannot be read: they are skipped, and
+ * counted when they carry a target's name. */
+static bool key_names_target(batch_ctx *c, const char *key, size_t klen)
+{
+    size_t pl = strlen(AT_AFFINITY_PREFIX);
+    if (klen <= pl || memcmp(key, AT_AFFINITY_PREFIX, pl) != 0) return false;
+    const char *part = key + pl, *end = memchr(part, ':', klen - pl);
+    size_t len = end ? (size_t)(end - part) : klen - pl;
+    char buf[256];
+    if (len >= sizeof buf) return false;
+    memcpy(buf, part, len);
+    buf[len] = '\0';
+    return is_key_id(c, buf);
 }
 
 /* Send head[0..nhead) + keys + tail[0..ntail) as one command and return its
@@ -109,8 +159,14 @@ static long long keys_command(batch_ctx *c, const char *const *head, size_t nhea
     free(argv);
     free(argl);
     long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    /* no reply (timeout, connection lost): Redis may have run it all the
+     * same. An error reply from UNLINK did nothing; one from a script may
+     * come after some of its deletes. */
+    if (v < 0) {
+        c->failed = true;
+        if (!rep || nhead > 1) c->uncertain = (long long)n;
+    }
     if (rep) freeReplyObject(rep);
-    if (v < 0) c->failed = true;
     return v;
 }
 
@@ -128,6 +184,10 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
                     const char *const *vals, const size_t *vlens)
 {
     batch_ctx *c = vctx;
+    if (interrupted) {
+        c->stopped = true;
+        return 1;
+    }
     c->examined += (long long)n;
     switch (c->req->kind) {
     case AT_CLEAR_ALL:
@@ -139,7 +199,9 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
          * (every value when the id has characters JSON may escape); the
          * server script decides, at delete time, which really match */
         for (size_t i = 0; i < n; i++) {
-            if (!vals[i] || (c->verbatim && !memmem(vals[i], vlens[i], c->req->args[0], c->id_len))) continue;
+            if (!vals[i] || (c->verbatim && !memmem(vals[i], vlens[i], c->req->args[0], c->id_len) &&
+                             !memchr(vals[i], '\\', vlens[i])))
+                continue;
             size_t known = c->cand_keys.map.n;
             const char *key = at_intern(&c->cand_keys, keys[i], klens[i]);
             if (c->cand_keys.map.n == known) continue; /* seen already */
@@ -159,13 +221,16 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         at_interner_init(&in, arena);
         const char **pick = malloc(n * sizeof *pick);
         size_t *plen = malloc(n * sizeof *plen);
+        if (!pick || !plen) abort();
         size_t np = 0;
         for (size_t i = 0; i < n; i++) {
             at_affinity row;
-            if (at_affinity_parse(&in, keys[i], klens[i], vals[i], vlens[i], &row) == AT_REC_OK &&
-                is_key_id(c, row.affinity_key)) {
+            at_record_status st = at_affinity_parse(&in, keys[i], klens[i], vals[i], vlens[i], &row);
+            if (st == AT_REC_OK && is_key_id(c, row.affinity_key)) {
                 pick[np] = keys[i];
                 plen[np++] = klens[i];
+            } else if (st != AT_REC_OK && st != AT_REC_GONE && key_names_target(c, keys[i], klens[i])) {
+                c->unreadable++;
             }
         }
         c->matched += (long long)np;
@@ -227,11 +292,15 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
         o.match = "model:*";
         rc = at_redis_walk(r, &o, on_batch, c);
         o.match = "global_model:*";
-        if (rc == 0 && !c->failed) rc = at_redis_walk(r, &o, on_batch, c);
+        if (rc == 0 && !c->failed && !c->stopped) rc = at_redis_walk(r, &o, on_batch, c);
     } else {
         rc = at_redis_walk(r, &o, on_batch, c);
     }
-    for (size_t i = 0; rc == 0 && !c->failed && i < c->n_cand; i += PROVIDER_DELETE_BATCH) {
+    for (size_t i = 0; rc == 0 && !c->failed && !c->stopped && i < c->n_cand; i += PROVIDER_DELETE_BATCH) {
+        if (interrupted) {
+            c->stopped = true;
+            break;
+        }
         size_t n = c->n_cand - i < PROVIDER_DELETE_BATCH ? c->n_cand - i : PROVIDER_DELETE_BATCH;
         provider_script_batch(c, n, c->cand + i, c->cand_len + i);
     }
@@ -247,21 +316,39 @@ static int walk_request(at_redis *r, const at_clear_request *req, bool execute, 
     return rc < 0 || c->failed ? -1 : 0;
 }
 
-static void affinity_key_name(const at_clear_request *req, char *out, size_t outlen)
+/* The key a clear-one names: the exact key when the caller has it (the
+ * console's selected row: its value's format or model may differ from the
+ * name's), else cache_affinity:{affinity_key}:{api_format}:{model_id} as
+ * the reference builds it. */
+static char *affinity_key_name(const at_clear_request *req)
 {
-    /* cache_affinity:{affinity_key}:{api_format}:{model_id} */
-    snprintf(out, outlen, AT_AFFINITY_PREFIX "%s:%s:%s", req->args[0], req->args[3], req->args[2]);
+    if (req->n_args > 4 && req->args[4] && *req->args[4]) return key_name("%s", req->args[4]);
+    return key_name(AT_AFFINITY_PREFIX "%s:%s:%s", req->args[0], req->args[3], req->args[2]);
 }
 
-static void pair_keys(const at_clear_request *req, char a[1024], char b[1024])
+static void pair_keys(const at_clear_request *req, char *k[2])
 {
     if (req->kind == AT_CLEAR_MAPPING_NAME) {
-        snprintf(a, 1024, "global_model:resolve:%s", req->args[0]);
-        snprintf(b, 1024, "global_model:name:%s", req->args[0]);
+        k[0] = key_name("global_model:resolve:%s", req->args[0]);
+        k[1] = key_name("global_model:name:%s", req->args[0]);
     } else {
-        snprintf(a, 1024, "model:provider_global:%s:%s", req->args[0], req->args[1]);
-        snprintf(b, 1024, "model:provider_global:hits:%s:%s", req->args[0], req->args[1]);
+        k[0] = key_name("model:provider_global:%s:%s", req->args[0], req->args[1]);
+        k[1] = key_name("model:provider_global:hits:%s:%s", req->args[0], req->args[1]);
     }
+}
+
+/* LUA_CLEAR_ONE on the request's key: its integer reply, or INT64_MIN with
+ * no usable reply (reason in at_redis_error). */
+#define NO_REPLY (-0x7fffffffffffffffLL - 1)
+static long long clear_one_script(at_redis *r, const at_clear_request *req, bool execute)
+{
+    char *key = affinity_key_name(req);
+    const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1], execute ? "1" : "0"};
+    redisReply *rep = at_redis_command(r, 6, argv, NULL);
+    free(key);
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : NO_REPLY;
+    if (rep) freeReplyObject(rep);
+    return v;
 }
 
 int at_clear_count(at_redis *r, const at_clear_request *req, long long *n, char *err, size_t errlen)
@@ -270,32 +357,23 @@ int at_clear_count(at_redis *r, const at_clear_request *req, long long *n, char 
     batch_ctx c;
     switch (req->kind) {
     case AT_CLEAR_AFFINITY: {
-        char key[2048];
-        affinity_key_name(req, key, sizeof key);
-        redisReply *rep = at_redis_commandf(r, "GET %s", key);
-        if (!rep) break;
-        if (rep->type == REDIS_REPLY_STRING) {
-            at_arena *arena = at_arena_new();
-            at_interner in;
-            at_interner_init(&in, arena);
-            at_affinity row;
-            if (at_affinity_parse(&in, key, strlen(key), rep->str, rep->len, &row) == AT_REC_OK &&
-                row.endpoint_id && strcmp(row.endpoint_id, req->args[1]) == 0)
-                *n = 1;
-            at_interner_free(&in);
-            at_arena_free(arena);
-        }
-        freeReplyObject(rep);
+        long long v = clear_one_script(r, req, false);
+        if (v == NO_REPLY) break;
+        *n = v > 0 ? 1 : 0;
         return 0;
     }
     case AT_CLEAR_MAPPING_NAME:
     case AT_CLEAR_PROVIDER_MAPPING: {
-        char a[1024], b[1024];
-        pair_keys(req, a, b);
-        redisReply *rep = at_redis_commandf(r, "EXISTS %s %s", a, b);
-        if (!rep) break;
-        if (rep->type == REDIS_REPLY_INTEGER) *n = rep->integer;
-        freeReplyObject(rep);
+        char *k[2];
+        pair_keys(req, k);
+        const char *argv[] = {"EXISTS", k[0], k[1]};
+        redisReply *rep = at_redis_command(r, 3, argv, NULL);
+        free(k[0]);
+        free(k[1]);
+        bool ok = rep && rep->type == REDIS_REPLY_INTEGER;
+        if (ok) *n = rep->integer;
+        if (rep) freeReplyObject(rep);
+        if (!ok) break;
         return 0;
     }
     default:
@@ -330,6 +408,7 @@ static const char *outcome_name(at_clear_outcome o)
     case AT_CLEAR_NOT_FOUND: return "not_found";
     case AT_CLEAR_FAILED: return "failed";
     case AT_CLEAR_REFUSED: return "refused";
+    case AT_CLEAR_INTERRUPTED: return "interrupted";
     }
     return "?";
 }
@@ -350,36 +429,40 @@ static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)
     batch_ctx c;
     switch (req->kind) {
     case AT_CLEAR_AFFINITY: {
-        char key[2048];
-        affinity_key_name(req, key, sizeof key);
-        const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1]};
-        redisReply *rep = at_redis_command(r, 5, argv, NULL);
+        long long v = clear_one_script(r, req, true);
         res->examined = 1;
-        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        if (v == NO_REPLY) {
             res->outcome = AT_CLEAR_FAILED;
-            snprintf(res->error, sizeof res->error, "nothing deleted: Redis %s: %s",
-                     at_redis_describe(r), at_redis_error(r));
-        } else if (rep->integer < 0) {
+            if (at_redis_broken(r))
+                snprintf(res->error, sizeof res->error,
+                         "the reply was lost (Redis %s: %s): the affinity may or may not have been deleted; "
+                         "look before running it again", at_redis_describe(r), at_redis_error(r));
+            else
+                snprintf(res->error, sizeof res->error, "nothing deleted: Redis %s: %s", at_redis_describe(r),
+                         at_redis_error(r));
+        } else if (v < 0) {
             res->outcome = AT_CLEAR_NOT_FOUND;
         } else {
-            res->deleted = rep->integer;
+            res->deleted = v;
             res->outcome = AT_CLEAR_DONE;
         }
-        if (rep) freeReplyObject(rep);
         return;
     }
     case AT_CLEAR_MAPPING_NAME:
     case AT_CLEAR_PROVIDER_MAPPING: {
-        char k[2][1024];
-        pair_keys(req, k[0], k[1]);
+        char *k[2];
+        pair_keys(req, k);
+        res->outcome = AT_CLEAR_DONE;
         for (int i = 0; i < 2; i++) {
-            redisReply *rep = at_redis_commandf(r, "UNLINK %s", k[i]);
+            const char *argv[] = {"UNLINK", k[i]};
+            redisReply *rep = at_redis_command(r, 2, argv, NULL);
             if (!rep || rep->type != REDIS_REPLY_INTEGER) {
-                if (rep) freeReplyObject(rep);
                 res->outcome = AT_CLEAR_FAILED;
-                snprintf(res->error, sizeof res->error, "deleted %lld of the keys before Redis failed: %s",
-                         res->deleted, at_redis_error(r));
-                return;
+                snprintf(res->error, sizeof res->error, "deleted %lld of the 2 keys, %s%s (Redis %s: %s)",
+                         res->deleted, rep ? "not the rest" : "the next may or may not have been",
+                         rep || i == 1 ? "" : ", the last not", at_redis_describe(r), at_redis_error(r));
+                if (rep) freeReplyObject(rep);
+                break;
             }
             if (rep->integer > 0) {
                 res->deleted += rep->integer;
@@ -387,20 +470,32 @@ static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)
             }
             freeReplyObject(rep);
         }
-        res->outcome = AT_CLEAR_DONE;
+        free(k[0]);
+        free(k[1]);
         return;
     }
     default:
         if (walk_request(r, req, true, &c) < 0) {
             res->outcome = AT_CLEAR_FAILED;
+            if (c.uncertain > 0)
+                snprintf(res->error, sizeof res->error,
+                         "stopped part-way: %lld keys deleted; the reply for the last batch of %lld was lost, so up "
+                         "to %lld more may have been deleted; the rest not (Redis %s: %s); run it again to finish",
+                         c.deleted, c.uncertain, c.uncertain, at_redis_describe(r), at_redis_error(r));
+            else
+                snprintf(res->error, sizeof res->error,
+                         "stopped part-way: %lld keys deleted, the rest not (Redis %s: %s); run it again to finish",
+                         c.deleted, at_redis_describe(r), at_redis_error(r));
+        } else if (c.stopped) {
+            res->outcome = AT_CLEAR_INTERRUPTED;
             snprintf(res->error, sizeof res->error,
-                     "stopped part-way: %lld keys deleted, the rest not (Redis %s: %s); run it again to finish",
-                     c.deleted, at_redis_describe(r), at_redis_error(r));
+                     "interrupted: %lld keys deleted, the rest not; run it again to finish", c.deleted);
         } else {
             res->outcome = AT_CLEAR_DONE;
         }
         res->deleted = c.deleted;
         res->examined = c.examined;
+        res->unreadable = c.unreadable;
         return;
     }
 }
@@ -409,6 +504,7 @@ at_clear_outcome at_clear_execute(at_redis *r, const at_config *cfg, const at_cl
                                   at_clear_result *res)
 {
     memset(res, 0, sizeof *res);
+    interrupted = 0;
     if (cfg->read_only) {
         res->outcome = AT_CLEAR_REFUSED;
         snprintf(res->error, sizeof res->error, "refused: read-only mode (--read-only or AETHERTOP_READ_ONLY)");
@@ -420,20 +516,33 @@ at_clear_outcome at_clear_execute(at_redis *r, const at_config *cfg, const at_cl
                  "refused: %s is a replica; aethertop is read-only there", at_redis_describe(r));
         return res->outcome;
     }
+    /* the intent is on disk before the first delete (a clear killed half-way
+     * still leaves its trace); no log, no clear */
     at_audit audit;
     char err[400];
-    if (at_audit_open(&audit, cfg->audit_log, err, sizeof err) < 0) {
+    const char *target = at_redis_describe(r), *op = kind_name(req->kind);
+    bool logged = at_audit_open(&audit, cfg->audit_log, err, sizeof err) == 0;
+    if (logged && at_audit_write(&audit, target, op, req->label, req->args, req->n_args, 0, "started", NULL) < 0) {
+        snprintf(err, sizeof err, "writing the audit log %.300s failed", audit.path);
+        logged = false;
+    }
+    if (!logged) {
+        at_audit_close(&audit);
         res->outcome = AT_CLEAR_REFUSED;
         snprintf(res->error, sizeof res->error, "refused: %s; nothing was deleted", err);
         return res->outcome;
     }
     run(r, req, res);
-    if (at_audit_write(&audit, at_redis_describe(r), kind_name(req->kind), req->label, req->args, req->n_args,
-                       res->deleted, outcome_name(res->outcome), res->error) < 0) {
+    if (at_audit_write(&audit, target, op, req->label, req->args, req->n_args, res->deleted,
+                       outcome_name(res->outcome), res->error) < 0) {
         size_t l = strlen(res->error);
-        snprintf(res->error + l, sizeof res->error - l, "%swriting the audit log %s failed",
-                 l ? "; " : "", audit.path);
-        if (res->outcome == AT_CLEAR_DONE) res->outcome = AT_CLEAR_FAILED;
+        if (l)
+            snprintf(res->error + l, sizeof res->error - l, "; writing the audit log %.300s failed", audit.path);
+        else
+            snprintf(res->error, sizeof res->error,
+                     "%lld keys deleted, but writing the outcome to the audit log %.300s failed", res->deleted,
+                     audit.path);
+        if (res->outcome == AT_CLEAR_DONE || res->outcome == AT_CLEAR_NOT_FOUND) res->outcome = AT_CLEAR_FAILED;
     }
     at_audit_close(&audit);
     return res->outcome;

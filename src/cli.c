@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -623,6 +624,31 @@ static int confirm(cli_ctx *c, long long n, const char *what)
     return 0;
 }
 
+/* Ctrl-C, TERM or HUP (the SSH session dropped) while a clear runs: it
+ * stops before its next batch and says what it deleted, and the audit log
+ * gets its outcome. A second signal has the default effect. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+    at_clear_interrupt();
+}
+
+static at_clear_outcome execute_interruptible(cli_ctx *c, const at_clear_request *req, at_clear_result *res)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old[3];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &old[i]);
+    at_clear_outcome o = at_clear_execute(c->r, c->cfg, req, res);
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &old[i], NULL);
+    return o;
+}
+
 /* Count, confirm, execute; returns an exit status and fills res. */
 static int run_clear(cli_ctx *c, const at_clear_request *req, const char *what, at_clear_result *res)
 {
@@ -641,10 +667,11 @@ static int run_clear(cli_ctx *c, const at_clear_request *req, const char *what, 
         int rc = confirm(c, n, what);
         if (rc) return rc;
     }
-    switch (at_clear_execute(c->r, c->cfg, req, res)) {
+    switch (execute_interruptible(c, req, res)) {
     case AT_CLEAR_DONE: return 0;
     case AT_CLEAR_NOT_FOUND: return AT_EXIT_NOT_FOUND;
     case AT_CLEAR_REFUSED: errorf("%s", res->error); return AT_EXIT_REFUSED;
+    case AT_CLEAR_INTERRUPTED: errorf("%s", res->error); return 128 + (stop_signal ? stop_signal : SIGINT);
     case AT_CLEAR_FAILED: default: errorf("%s", res->error); return AT_EXIT_UNAVAILABLE;
     }
 }
@@ -728,6 +755,11 @@ static int clear_user(cli_ctx *c, const char *ident)
         cJSON_AddItemToObject(doc, "user_info", info);
         cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
         emit(c, doc, human);
+        if (res.unreadable > 0)
+            errorf(ngettext("%lld unreadable record named after these API keys was skipped and left in place",
+                            "%lld unreadable records named after these API keys were skipped and left in place",
+                            (unsigned long)res.unreadable),
+                   res.unreadable);
     }
     at_clear_result_free(&res);
     at_user_info_free(&u);
@@ -938,5 +970,6 @@ int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **a
     }
     at_redis_close(c.r);
     at_pg_close(c.pg);
+    at_fernet_key_wipe(&c.key);
     return rc;
 }

@@ -1,6 +1,7 @@
-/* audit.h — the audit trail: one JSON line per clear (time, OS user,
- * SSH_CONNECTION, Redis target, operation, arguments, count, outcome),
- * appended and flushed to disk before the result is shown. */
+/* audit.h — the audit trail: two JSON lines per clear (time, id, OS user,
+ * SSH_CONNECTION, Redis target, operation, arguments, count, outcome), the
+ * first ("started") on disk before anything is deleted, the second (the
+ * outcome) before the result is shown; both carry the clear's id. */
 #ifndef AETHERTOP_AUDIT_H
 #define AETHERTOP_AUDIT_H
 
@@ -9,6 +10,7 @@
 typedef struct {
     FILE *f;
     char path[1024];
+    char id[17];       /* this clear's id, in both of its lines */
 } at_audit;
 
 /* Resolve the path (explicit, else $XDG_STATE_HOME/aethertop/audit.log, else

@@ -1,6 +1,7 @@
 /* clear.h — every destructive operation, through one executor: read-only
- * gate, audit line, then bounded SCAN + UNLINK batches or server-side
- * compare-and-delete scripts. Never KEYS, never one unbounded DEL. */
+ * gate, audit line of intent, bounded SCAN + UNLINK batches or server-side
+ * compare-and-delete scripts, audit line of outcome. Never KEYS, never one
+ * unbounded DEL. */
 #ifndef AETHERTOP_CLEAR_H
 #define AETHERTOP_CLEAR_H
 
@@ -11,7 +12,7 @@
 struct at_redis;
 
 typedef enum {
-    AT_CLEAR_AFFINITY,        /* args: affinity_key endpoint_id model_id api_format */
+    AT_CLEAR_AFFINITY,        /* args: affinity_key endpoint_id model_id api_format [exact key] */
     AT_CLEAR_API_KEYS,        /* args: the API key ids whose affinities go (user / key) */
     AT_CLEAR_ALL,
     AT_CLEAR_PROVIDER,        /* args: provider_id */
@@ -27,13 +28,20 @@ typedef struct {
     const char *label;        /* human description for audit and messages */
 } at_clear_request;
 
-typedef enum { AT_CLEAR_DONE = 0, AT_CLEAR_NOT_FOUND, AT_CLEAR_FAILED, AT_CLEAR_REFUSED } at_clear_outcome;
+typedef enum {
+    AT_CLEAR_DONE = 0,
+    AT_CLEAR_NOT_FOUND,
+    AT_CLEAR_FAILED,
+    AT_CLEAR_REFUSED,
+    AT_CLEAR_INTERRUPTED      /* at_clear_interrupt(): stopped between batches */
+} at_clear_outcome;
 
 typedef struct {
     at_clear_outcome outcome;
     long long deleted;        /* keys actually removed */
     long long examined;       /* keys looked at */
-    long long changed;        /* skipped: value no longer matched at delete time */
+    long long unreadable;     /* AT_CLEAR_API_KEYS: records named after a target key
+                                 whose value cannot be read: skipped, left in place */
     char **deleted_keys;      /* for the mapping clears (reference lists them) */
     size_t n_deleted_keys;
     char error[512];          /* what failed, and what was/was not done */
@@ -45,9 +53,14 @@ void at_clear_result_free(at_clear_result *r);
 int at_clear_count(struct at_redis *r, const at_clear_request *req, long long *n,
                    char *err, size_t errlen);
 
-/* The one executor: refuses when cfg->read_only, writes the audit line
- * (when cfg->audit_log is set) before returning, runs the request. */
+/* The one executor: refuses when cfg->read_only or against a replica;
+ * appends an audit line of intent ("started") and refuses if it cannot;
+ * runs the request; appends the outcome line before returning. */
 at_clear_outcome at_clear_execute(struct at_redis *r, const at_config *cfg,
                                   const at_clear_request *req, at_clear_result *res);
+
+/* Ask a running clear to stop before its next batch (async-signal-safe:
+ * for a SIGINT handler). The executor resets it when a clear starts. */
+void at_clear_interrupt(void);
 
 #endif

@@ -51,11 +51,17 @@ static void report(con_app *app, con_job *j)
     con_fmt_int(r->deleted, n, sizeof n);
     switch (j->outcome) {
     case AT_CLEAR_DONE: {
-        char extra[96] = "";
-        if (r->changed > 0) {
+        char extra[192] = "";
+        size_t l = 0;
+        if (j->clear.counted > r->deleted) {
             char c[32];
-            con_fmt_int(r->changed, c, sizeof c);
-            snprintf(extra, sizeof extra, _("; %s changed meanwhile and were kept"), c);
+            con_fmt_int(j->clear.counted - r->deleted, c, sizeof c);
+            l += (size_t)snprintf(extra, sizeof extra, _("; %s of those counted were gone or had changed by then (expired, re-pointed) and were left alone"), c);
+        }
+        if (r->unreadable > 0 && l < sizeof extra) {
+            char u[32];
+            con_fmt_int(r->unreadable, u, sizeof u);
+            snprintf(extra + l, sizeof extra - l, _("; %s unreadable records of these keys were skipped"), u);
         }
         con_message(app, false, ngettext("Cleared %s key: %s%s", "Cleared %s keys: %s%s", (unsigned long)r->deleted), n,
                     j->clear.label, extra);
@@ -66,6 +72,7 @@ static void report(con_app *app, con_job *j)
         break;
     case AT_CLEAR_REFUSED:
     case AT_CLEAR_FAILED:
+    case AT_CLEAR_INTERRUPTED:
         con_message(app, true, _("Clear failed: %s"), j->err[0] ? j->err : _("unknown error"));
         break;
     }
@@ -83,6 +90,7 @@ bool con_clear_job_done(con_app *app, con_job *j)
         snprintf(d->count_err, sizeof d->count_err, "%s", j->err);
         con_clear_free(&d->clear);
         con_clear_move(&d->clear, &j->clear);
+        d->clear.counted = d->count_ok ? d->count : -1;
         app->dirty = true;
         return true;
     }

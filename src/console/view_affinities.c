@@ -565,6 +565,9 @@ static void ask_clear(con_app *app, con_request req, const at_snapshot *s, const
         con_clear_arg(&c, a->endpoint_id);
         con_clear_arg(&c, a->model_name ? a->model_name : "");
         con_clear_arg(&c, a->api_format ? a->api_format : "");
+        /* this row's own key: its value's format or model may differ from
+         * the name's, and the name is what is deleted */
+        con_clear_arg(&c, a->redis_key);
         snprintf(c.label, sizeof c.label, _("the affinity of %s / %s -> %s, model %s (%s)"), con_row_user(s, a),
                  k && k->name ? k->name : a->affinity_key, con_row_provider(s, a), con_row_model(s, a),
                  a->redis_key);

@@ -9,6 +9,7 @@
 
 #include "aethertop/bigmem.h"
 #include "aethertop/export.h"
+#include "aethertop/i18n.h"
 #include "aethertop/pg.h"
 #include "aethertop/redis.h"
 #include "aethertop/secret.h"
@@ -112,6 +113,7 @@ void con_clear_init(con_clear *c, at_clear_kind kind)
 {
     memset(c, 0, sizeof *c);
     c->kind = kind;
+    c->counted = -1;
 }
 
 void con_clear_arg(con_clear *c, const char *arg)
@@ -527,13 +529,24 @@ static void refresh(con_worker *w)
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
-/* Replace a user's clear args by all the user's API key ids. */
+/* Replace a user's clear args by the API key the identifier is, or else by
+ * all the user's API key ids (the reference's order: an API key id names
+ * that key alone). */
 static int resolve_user_keys(con_worker *w, con_clear *c, char *err, size_t errlen)
 {
     at_pg *pg = need_pg(w, true);
     char **ids = NULL;
     size_t n = 0;
-    if (pg) {
+    at_api_key_info k;
+    int is_key = pg ? at_lookup_api_key(pg, c->resolve_user, &k, err, errlen) : 0;
+    if (is_key < 0) return -1;
+    if (is_key) {
+        ids = malloc(sizeof *ids);
+        if (!ids || !(ids[0] = strdup(k.id))) abort();
+        n = 1;
+        snprintf(c->label, sizeof c->label, _("all affinities of API key %s (%s)"), k.name ? k.name : "-", k.id);
+        at_api_key_info_free(&k);
+    } else if (pg) {
         at_user_info u;
         int rc = at_resolve_user(pg, c->resolve_user, &u, err, errlen);
         if (rc < 0) return -1;

@@ -66,8 +66,10 @@ typedef struct {
     size_t n_args;
     char label[384];               /* what goes, for dialogs and messages */
     char *resolve_user;            /* set: the worker first replaces args with
-                                      all API key ids of this user (PostgreSQL,
-                                      else the snapshot's) */
+                                      this API key id, or else all API key ids
+                                      of this user (PostgreSQL, else the
+                                      snapshot's), as the reference does */
+    long long counted;             /* what the confirmation showed (-1: none) */
 } con_clear;
 
 void con_clear_init(con_clear *c, at_clear_kind kind);

@@ -514,6 +514,39 @@ class Context:
         return out
 
 
+def audit_records(text):
+    """The outcome lines of an audit log's text, oldest first, after checking
+    that every clear wrote its line of intent ("started", count 0) before its
+    outcome, with the same id, operation and arguments, and that ids are not
+    reused. A started line without an outcome (a clear still running, or
+    killed) is allowed only as the last record of its id."""
+    started, done, outcomes = {}, set(), []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        rid = rec.get("id")
+        if not isinstance(rid, str) or len(rid) != 16:
+            raise AssertionError("audit record without a 16-hex-digit id: %r" % line)
+        if rec.get("outcome") == "started":
+            if rid in started or rid in done:
+                raise AssertionError("audit id %s started twice" % rid)
+            if rec.get("count") != 0:
+                raise AssertionError("a started line counts nothing: %r" % line)
+            started[rid] = rec
+            continue
+        first = started.pop(rid, None)
+        if first is None:
+            raise AssertionError("audit outcome with no started line before it: %r" % line)
+        for field in ("operation", "args", "redis", "target"):
+            if first.get(field) != rec.get(field):
+                raise AssertionError("audit %s differs between started and outcome: %r / %r"
+                                     % (field, first.get(field), rec.get(field)))
+        done.add(rid)
+        outcomes.append(rec)
+    return outcomes
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05):
     """Poll until predicate() is truthy; return its value or raise."""
     deadline = time.monotonic() + timeout

@@ -124,7 +124,7 @@ class ClearCommands(harness.IntegrationTest):
             text = f.read()
         for s in self.secrets:
             self.assertNotIn(s, text, "secret in the audit log")
-        return [json.loads(line) for line in text.splitlines()]
+        return harness.audit_records(text)
 
     def assert_audited(self, n_before, operation_hint, count, args_contain=()):
         lines = self.audit_lines()
@@ -207,6 +207,13 @@ class ClearCommands(harness.IntegrationTest):
         # records that merely name the key are not affinities the reference lists
         self.assert_gone_exactly(targets)
         self.assert_audited(0, "clear", 3, [K_MAIN])
+        # ... and they are counted: the fixture's unreadable records under this
+        # key's name (not JSON, not an object, a number for an id, bad UTF-8, NaN)
+        unreadable = [k for reason, k, _v in fixture.HOSTILE if k.startswith("cache_affinity:%s:" % K_MAIN)]
+        self.assertEqual(len(unreadable), 5)
+        self.fx.load_redis(self.ctx)
+        rc, out, err = self.run_at(["clear", "user", K_MAIN, "--yes"])
+        self.assertIn("5 unreadable records named after these API keys were skipped and left in place", err)
 
     def test_clear_user_by_username(self):
         ids = self.fx.user_key_ids(U_ALICE)
@@ -301,6 +308,17 @@ class ClearCommands(harness.IntegrationTest):
             self.run_at(["clear", "affinity"] + args + ["--yes"], expect_rc=1)
             self.assert_nothing_deleted(str(args))
 
+    def test_clear_affinity_counts_as_it_deletes(self):
+        """The count that decides "not found" follows the delete script's rule
+        (exists, endpoint matches): a value the listing cannot read for another
+        reason (a string request_count) is still that affinity."""
+        key = "cache_affinity:%s:CLAUDE:odd-count" % K_MAIN
+        self.ctx.r.execute("SETEX", key, 600, json.dumps({"endpoint_id": E_ANT_CLAUDE, "request_count": "7"}))
+        self.before = self.dump()
+        doc, _ = self.clear_json(["affinity", K_MAIN, E_ANT_CLAUDE, "odd-count", "CLAUDE"])
+        self.assertEqual(doc["count"], 1)
+        self.assert_gone_exactly([key])
+
     # ------------------------------------------------------------- clear all
 
     def test_clear_all(self):
@@ -321,6 +339,21 @@ class ClearCommands(harness.IntegrationTest):
                                "provider_id": P_ANT, "count": len(targets)})
         self.assert_gone_exactly(targets)
         self.assert_audited(0, "provider", len(targets), [P_ANT])
+
+    def test_clear_provider_escaped_id(self):
+        """A value that writes the provider id with JSON escapes (\\u0030 for
+        "0") is that provider's affinity all the same."""
+        escaped = "".join("\\u%04x" % ord(ch) if ch.isdigit() else ch for ch in P_ANT)
+        self.assertNotIn(P_ANT, escaped)
+        key = "cache_affinity:%s:CLAUDE:escaped-id" % K_MAIN
+        value = '{"provider_id": "%s", "endpoint_id": "%s", "key_id": "k"}' % (escaped, E_ANT_CLAUDE)
+        self.assertEqual(json.loads(value)["provider_id"], P_ANT)
+        self.ctx.r.execute("SETEX", key, 600, value)
+        self.before = self.dump()
+        targets = self.provider_targets(P_ANT) + [key]
+        doc, _ = self.clear_json(["provider", P_ANT])
+        self.assertEqual(doc["count"], len(targets))
+        self.assert_gone_exactly(targets)
 
     def test_clear_provider_without_row_and_unknown(self):
         doc, _ = self.clear_json(["provider", P_GHOST])
@@ -405,6 +438,19 @@ class ClearCommands(harness.IntegrationTest):
                 self.assert_audited(n, "mapping", len(keys), [name])
             n = len(self.audit_lines())
 
+    def test_clear_mapping_long_name_exact(self):
+        """A name longer than any fixed buffer (clients of the gateway choose
+        them): the key of that very name goes, never a shortened one."""
+        name = "A" * 1100
+        whole = "global_model:resolve:" + name
+        shorter = "global_model:resolve:" + name[:1002]
+        for k in (whole, shorter):
+            self.ctx.r.execute("SETEX", k, 600, '{"global_model_id": "g"}')
+        self.before = self.dump()
+        doc, _ = self.clear_json(["mapping", name])
+        self.assertEqual(doc["deleted_keys"], [whole])
+        self.assert_gone_exactly([whole])
+
     def test_clear_provider_mapping(self):
         pg, hits = fixture.PG, fixture.PGH
         cases = [
@@ -482,6 +528,25 @@ class ClearCommands(harness.IntegrationTest):
                 self.assertIn(a, json.dumps(rec, ensure_ascii=False))
         ops = [r["operation"] for r in self.audit_lines()]
         self.assertEqual(len(set(ops)), len(ops), "each kind of clear has its own operation name: %s" % ops)
+
+    def test_audit_log_started_before_outcome(self):
+        """Each clear writes its line of intent before deleting, then its
+        outcome, both with one id (harness.audit_records checks the pairing)."""
+        self.clear_json(["user", K_MAIN])
+        with open(self.audit_path, encoding="utf-8") as f:
+            raw = [json.loads(line) for line in f]
+        self.assertEqual([r["outcome"] for r in raw], ["started", "done"])
+        self.assertEqual(raw[0]["id"], raw[1]["id"])
+        self.assertEqual((raw[0]["count"], raw[1]["count"]), (0, 3))
+
+    def test_audit_log_full_disk_refuses(self):
+        """The log opens but its first line cannot be written (a full disk):
+        nothing is deleted, and the message says so."""
+        for args in self.ALL_CLEARS:
+            rc, out, err = self.run_at(["clear"] + args + ["--yes", "--audit-log", "/dev/full"], expect_rc=4)
+            self.assertIn("writing the audit log /dev/full failed", err, args)
+            self.assertIn("nothing was deleted", err, args)
+            self.assert_nothing_deleted("audit log on a full disk: %s" % args)
 
     def test_audit_log_unwritable_refuses(self):
         blocker = os.path.join(self.tmp, "a-regular-file")

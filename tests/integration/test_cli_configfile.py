@@ -144,7 +144,7 @@ class ConfigFileTest(harness.IntegrationTest):
         rc, _, err = self.run_at(args, {"AETHERTOP_READ_ONLY": "0"})
         self.assertEqual(rc, 0, err)
         with open(audit) as f:
-            line = json.loads(f.read().splitlines()[-1])
+            line = harness.audit_records(f.read())[-1]
         self.assertIn("no-such-provider", json.dumps(line))
         # and --read-only always refuses
         self.write(self.conn() + "[safety]\nread_only = false\n")

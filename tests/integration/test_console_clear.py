@@ -4,8 +4,8 @@ has the focus (Enter alone cancels; n and Esc cancel; only y confirms);
 clear-all kinds need a second confirmation where `all` is typed. After each
 answer the whole Redis database is read back with the harness: a cancel
 changes nothing, a confirmed clear removes exactly the target keys. Also:
-read-only mode refuses without sending anything, and each clear writes one
-audit line.
+read-only mode refuses without sending anything, and each clear writes its
+audit lines (intent, then outcome).
 """
 
 import json
@@ -15,7 +15,7 @@ import re
 import fixture
 import harness
 import test_console_screen as tcs
-from fixture import (AFFINITIES, G_SONNET, K_BOB, K_BOB_EMPTY, K_MAIN, P_ANT, P_OAI)
+from fixture import (AFFINITIES, G_SONNET, K_BOB, K_BOB_EMPTY, K_MAIN, K_ZHANG, P_ANT, P_OAI)
 
 CACHE = b"cache_affinity:"
 
@@ -50,7 +50,7 @@ class ClearTest(tcs.ConsoleTest):
         if not os.path.exists(path):
             return []
         with open(path, encoding="utf-8") as f:
-            return [json.loads(l) for l in f if l.strip()]
+            return harness.audit_records(f.read())
 
     @staticmethod
     def dialog(screen):
@@ -111,7 +111,47 @@ class ClearTest(tcs.ConsoleTest):
         self.assertEqual(len(lines), 1)
         self.assertEqual(lines[0]["operation"], "clear_affinity")
         self.assertEqual(lines[0]["count"], 1)
-        self.assertEqual(lines[0]["args"], [K_MAIN, fixture.E_ANT_CLAUDE, G_SONNET, "CLAUDE"])
+        self.assertEqual(lines[0]["args"], [K_MAIN, fixture.E_ANT_CLAUDE, G_SONNET, "CLAUDE", a1])
+        c.quit(self)
+
+    def test_clear_one_deletes_the_rows_own_key(self):
+        """A5's key says "claude", its value "CLAUDE_CLI" (the row shows the
+        value's): d deletes A5's own key, not the key the value's fields would
+        name, which here exists too, on the same endpoint."""
+        a5 = self.fx.affinity_key(AFFINITIES[4])
+        self.assertIn(":claude:", a5)
+        decoy = "cache_affinity:%s:CLAUDE_CLI:%s" % (K_ZHANG, G_SONNET)
+        v = self.fx.affinity_value(AFFINITIES[4])
+        v["expire_at"] = self.fx.now + 5                # listed after A4 (45 s) and A5 (15 s)
+        self.ctx.r.execute("SETEX", decoy, 900, json.dumps(v))
+        self.before = self.dump()
+        c = self.start()
+        self.select_api_key(c, K_ZHANG, 3)
+        c.keys("Down")
+        c.keys("d")
+        c.wait("Delete 1 key")
+        c.keys("y")
+        c.wait("Cleared 1 key")
+        self.assert_gone_exactly([a5])
+        self.assertEqual(self.audit_lines(c)[-1]["args"][-1], a5)
+        c.quit(self)
+
+    def test_clear_user_command_with_an_api_key_id(self):
+        """:clear user ID, ID an API key id: that key's affinities alone (the
+        reference's order), not those of all its user's keys."""
+        c = self.start()
+        targets = self.affinity_keys(lambda a: a[1] == K_BOB)
+        everything_of_bob = self.affinity_keys(lambda a: a[1] in (K_BOB, K_BOB_EMPTY))
+        self.assertLess(len(targets), len(everything_of_bob))
+        c.keys(":")
+        c.wait(re.compile(r"(?m)^:"))
+        c.type("clear user %s" % K_BOB)
+        c.keys("Enter")
+        s = c.wait("Delete %d keys" % len(targets))
+        self.assertIn("all affinities of API key bob-laptop (%s)" % K_BOB, self.dialog(s))
+        c.keys("y")
+        c.wait("Cleared %d keys" % len(targets))
+        self.assert_gone_exactly(targets)
         c.quit(self)
 
     def test_clear_all_double_confirmation(self):

@@ -497,7 +497,7 @@ class HostileTest(harness.IntegrationTest):
         self.assertEqual(xs.raw_controls(data), [], "raw control bytes in the audit log")
         text = data.decode("utf-8")
         self.assert_no_secret("audit log", text)
-        return [json.loads(line) for line in text.splitlines()]
+        return harness.audit_records(text)
 
     def test_clears_with_hostile_arguments(self):
         doc, err = self.run_json(["clear", "provider", CLS, "--yes"])
