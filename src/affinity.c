@@ -3,6 +3,7 @@
  * the parse of one key/value the reference's way, where anything malformed
  * is classified (and later counted) instead of being fatal. */
 #include "aethertop/affinity.h"
+#include "aethertop/json.h"
 #include "aethertop/redis.h"
 #include "aethertop/text.h"
 
@@ -109,7 +110,7 @@ static void row_init(at_affinity *row)
 static at_record_status parse_general(at_interner *in, const char *key, size_t klen, const char *val,
                                       size_t vlen, at_affinity *row)
 {
-    cJSON *doc = cJSON_ParseWithLength(val, vlen);
+    cJSON *doc = at_json_parse(val, vlen);
     if (!doc) return AT_REC_NOT_JSON;
     if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_REC_NOT_OBJECT; }
     field_value f[F__N];
@@ -142,41 +143,15 @@ static at_record_status parse_general(at_interner *in, const char *key, size_t k
  * (tests/unit/test_affinity.c and the affinity fuzz target compare them). */
 #define FAST_MAX_TOKENS 41       /* the object + 20 fields */
 
-static bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 /* Only whitespace around exactly one sep (0: none) in val[from, to). */
 static bool gap_is(const char *val, int from, int to, char sep)
 {
     int seen = 0;
     for (int i = from; i < to; i++) {
         if (val[i] == sep && sep) seen++;
-        else if (!json_ws(val[i])) return false;
+        else if (!at_json_ws(val[i])) return false;
     }
     return seen == (sep ? 1 : 0);
-}
-
-/* A strict JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool json_number(const char *s, size_t n)
-{
-    size_t i = 0;
-    if (i < n && s[i] == '-') i++;
-    if (i >= n) return false;
-    if (s[i] == '0') i++;
-    else if (s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    else return false;
-    if (i < n && s[i] == '.') {
-        size_t d = ++i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-        if (i == d) return false;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-        size_t d = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-        if (i == d) return false;
-    }
-    return i == n;
 }
 
 static bool plain_string(const char *s, size_t n)
@@ -224,7 +199,7 @@ static int parse_fast(const char *val, size_t vlen, field_value f[F__N])
             fv.kind = V_NULL;
         } else if ((vl == 4 && memcmp(vs, "true", 4) == 0) || (vl == 5 && memcmp(vs, "false", 5) == 0)) {
             fv.kind = V_OTHER;
-        } else if (vl < 64 && json_number(vs, vl)) {
+        } else if (vl > 0 && vl < 64 && at_json_number_len(vs, vl) == vl) {
             char num[64];
             memcpy(num, vs, vl);
             num[vl] = '\0';

@@ -6,6 +6,7 @@
  * look-ups are one batched query per table. */
 #include "aethertop/mapping.h"
 #include "aethertop/affinity.h"
+#include "aethertop/json.h"
 #include "aethertop/pg.h"
 #include "aethertop/redis.h"
 #include "aethertop/strmap.h"
@@ -212,7 +213,8 @@ static void resolve_entries(at_mapping_stats *m, at_pg *pg, char **keys, size_t 
         case AT_RESOLVE_NOT_FOUND: add_unmapped(m, name, "not_found", ttl); continue;
         case AT_RESOLVE_ERROR: add_unmapped(m, name, "error", -1); continue;
         case AT_RESOLVE_INVALID: add_unmapped(m, name, "invalid", ttl); continue;
-        case AT_RESOLVE_SAME_NAME: continue;
+        case AT_RESOLVE_SAME_NAME:
+        case AT_RESOLVE_EMPTY: continue;
         case AT_RESOLVE_MAPPING: break;
         }
         const char *gid = val[i].global_model_id;
@@ -367,9 +369,10 @@ at_resolve_kind at_mapping_classify_resolve(const char *name, const char *val, s
                                             at_resolve_value *out)
 {
     memset(out, 0, sizeof *out);
+    if (vlen == 0) return AT_RESOLVE_EMPTY;
     if (strcmp(val, "NOT_FOUND") == 0) return AT_RESOLVE_NOT_FOUND;
     if (!at_utf8_valid(val, vlen)) return AT_RESOLVE_ERROR;
-    cJSON *doc = cJSON_ParseWithLength(val, vlen);
+    cJSON *doc = at_json_parse(val, vlen);
     if (!doc) return AT_RESOLVE_INVALID;
     if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_RESOLVE_ERROR; }
     char *gname = json_str(doc, "name");
@@ -397,7 +400,7 @@ bool at_mapping_parse_provider_value(const char *val, size_t vlen, at_provider_v
 {
     memset(out, 0, sizeof *out);
     if (!at_utf8_valid(val, vlen)) return false;
-    cJSON *doc = cJSON_ParseWithLength(val, vlen);
+    cJSON *doc = at_json_parse(val, vlen);
     if (!doc || !cJSON_IsObject(doc)) { cJSON_Delete(doc); return false; }
     char *pmn = json_str(doc, "provider_model_name");
     if (!pmn || !*pmn) { free(pmn); cJSON_Delete(doc); return false; }

@@ -55,6 +55,7 @@ typedef enum {
     AT_RESOLVE_ERROR,        /* not UTF-8, or JSON that is not an object: unmapped, error */
     AT_RESOLVE_INVALID,      /* not JSON: unmapped, invalid */
     AT_RESOLVE_SAME_NAME,    /* resolves to the GlobalModel of that very name: not a mapping */
+    AT_RESOLVE_EMPTY,        /* an empty value: skipped, as the reference's `if cached_value:` */
     AT_RESOLVE_MAPPING       /* a name mapping; the fields below are filled */
 } at_resolve_kind;
 

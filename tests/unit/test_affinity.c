@@ -2,7 +2,8 @@
  * reader (jsmn, flat objects as the gateway writes them) must give exactly
  * what the general cJSON reader gives, for hand-picked edge cases and for a
  * seeded sweep of mutations of a real record; plus the gateway's readings of
- * a few records (fields from the key, null vs absent, wrong types). */
+ * a few records (fields from the key, null vs absent, wrong types), and
+ * Python's json.loads verdicts (src/json.c), which decide what is skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,8 @@
 
 #include "aethertop/affinity.h"
 #include "aethertop/arena.h"
+#include "aethertop/json.h"
+#include "aethertop/mapping.h"
 #include "aethertop/strmap.h"
 
 static const char KEY[] = "cache_affinity:ak-1:OPENAI_CLI:model-9";
@@ -133,6 +136,63 @@ static void test_edge_cases_agree(void **state)
     assert_int_equal(both(KEY, NULL, 0, NULL), AT_REC_GONE);
 }
 
+/* What Python's json.loads says of each (checked with python3): the
+ * reference skips exactly the values it cannot load. */
+static void test_python_verdicts(void **state)
+{
+    (void)state;
+    static const struct { const char *text; bool valid; } cases[] = {
+        {"[1,[2,{\"a\":[]}]]", true}, {"[1,]", false}, {"{\"a\":1,}", false}, {"\"\\x\"", false},
+        {"\"\\u12G4\"", false}, {"-Infinity", true}, {"NaN", true}, {"nan", false}, {"1e5", true},
+        {"-", false}, {"", false}, {"  ", false}, {"\"a\"\n", true}, {"{\"key_id\":\"k\"}x", false},
+        {"{\"request_count\":01}", false}, {"{\"request_count\":1.}", false},
+        {"{\"key_id\":\"tab\there\"}", false}, {"\v{\"key_id\":\"k\"}", false},
+        {"{\"key_id\":\"k\"\f}", false}, {"{\"key_id\":\"a\",\"key_id\":\"b\"}", true},
+        {"{\"request_count\":-0}", true}, {"{\"request_count\":1E+2}", true}, {" {} ", true},
+        {"{\"key_id\":\"k\"} {}", false}, {"-01", false}, {"0.5e", false}, {"1e+", false},
+        {"\"\x7f\"", true}, {"[-Infinity, Infinity]", true}, {"{\"a\":NaN}", true}, {"\"\\/\"", true},
+        {"tru", false}, {"[]", true}, {"{}", true}, {"{\"a\" : 1 }", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (at_json_valid(cases[i].text, strlen(cases[i].text)) != cases[i].valid)
+            fail_msg("json.loads says %s of: %s", cases[i].valid ? "valid" : "invalid", cases[i].text);
+    /* records: what json.loads rejects is skipped as not JSON, by both readers */
+    static const char *const rejected[] = {
+        "{\"key_id\":\"k\"}x", "{\"request_count\":01}", "{\"expire_at\":1900000000.}",
+        "{\"key_id\":\"tab\there\"}", "\v{\"key_id\":\"k\"}", "{\"key_id\":\"k\"\f}",
+    };
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++)
+        if (both_s(rejected[i], NULL) != AT_REC_NOT_JSON) fail_msg("not skipped: %s", rejected[i]);
+    /* the last of duplicate fields wins, as in a Python dict */
+    at_affinity row;
+    assert_int_equal(both_s("{\"provider_id\":\"p-first\",\"provider_id\":\"p-last\"}", &row), AT_REC_OK);
+    assert_string_equal(row.provider_id, "p-last");
+    cJSON *doc = at_json_parse("{\"a\":1,\"b\":{\"c\":1,\"c\":2},\"a\":3}", 31);
+    assert_non_null(doc);
+    assert_int_equal(cJSON_GetArraySize(doc), 2);
+    assert_int_equal(cJSON_GetObjectItem(doc, "a")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "b"), "c")->valueint, 2);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "b")), 1);
+    cJSON_Delete(doc);
+}
+
+/* The model-mapping cache's values go through the same reading. */
+static void test_mapping_values(void **state)
+{
+    (void)state;
+    at_resolve_value v;
+    assert_int_equal(at_mapping_classify_resolve("x", "", 0, &v), AT_RESOLVE_EMPTY);
+    const char *garbage = "{\"id\":\"g\",\"name\":\"n\"}garbage";
+    assert_int_equal(at_mapping_classify_resolve("x", garbage, strlen(garbage), &v), AT_RESOLVE_INVALID);
+    const char *tab = "{\"id\":\"g\",\"name\":\"a\tb\"}";
+    assert_int_equal(at_mapping_classify_resolve("x", tab, strlen(tab), &v), AT_RESOLVE_INVALID);
+    const char *ok = "{\"id\":\"g\",\"name\":\"n\",\"name\":\"x\"}";
+    assert_int_equal(at_mapping_classify_resolve("x", ok, strlen(ok), &v), AT_RESOLVE_SAME_NAME);
+    at_provider_value pv;
+    const char *extra = "{\"provider_model_name\":\"m\"}}";
+    assert_false(at_mapping_parse_provider_value(extra, strlen(extra), &pv));
+}
+
 /* A seeded sweep: every single-byte replacement, deletion and insertion of
  * JSON's structural characters in the real record, plus random multi-byte
  * damage. The readers must agree on every one. */
@@ -179,6 +239,8 @@ int main(void)
         cmocka_unit_test(test_readings),
         cmocka_unit_test(test_edge_cases_agree),
         cmocka_unit_test(test_mutations_agree),
+        cmocka_unit_test(test_python_verdicts),
+        cmocka_unit_test(test_mapping_values),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (g_arena) {
