@@ -69,6 +69,7 @@ static int user_key_ids(at_pg *pg, at_user_info *u)
     if (!res) return -1;
     int n = PQntuples(res);
     u->key_ids = calloc((size_t)n + 1, sizeof *u->key_ids);
+    if (!u->key_ids) abort();
     for (int i = 0; i < n; i++) u->key_ids[i] = pg_val(res, i, 0);
     u->n_key_ids = (size_t)n;
     PQclear(res);
@@ -154,6 +155,7 @@ int at_keyword_resolve(at_pg *pg, const char *keyword, at_keyword *kw, char *err
         kw->matched_api_key_id = dup_or_null(k.id);
         kw->matched_user_id = dup_or_null(k.user_id);
         kw->key_ids = calloc(1, sizeof *kw->key_ids);
+        if (!kw->key_ids) abort();
         kw->key_ids[0] = strdup(k.id);
         kw->n_key_ids = 1;
         at_api_key_info_free(&k);
@@ -188,29 +190,35 @@ void at_keyword_resolve_local(const at_snapshot *s, const char *keyword, at_keyw
             kw->matched_api_key_id = strdup(keyword);
             kw->matched_user_id = dup_or_null(s->api_keys[i].user_id);
             kw->key_ids = calloc(1, sizeof *kw->key_ids);
+            if (!kw->key_ids) abort();
             kw->key_ids[0] = strdup(keyword);
             kw->n_key_ids = 1;
             return;
         }
     }
+    /* the reference's resolve_user_identifier, trimmed: users.id, username,
+     * email, then an API key id standing for its user */
     char *id = trimmed(keyword);
-    const at_user *match = NULL;
-    static const int order[3] = {0, 1, 2};
-    for (int pass = 0; pass < 3 && !match; pass++) {
-        for (size_t i = 0; i < s->n_users && !match; i++) {
+    const char *uid = NULL;
+    for (int pass = 0; pass < 3 && !uid; pass++) {
+        for (size_t i = 0; i < s->n_users && !uid; i++) {
             const at_user *u = &s->users[i];
-            const char *f = order[pass] == 0 ? u->id : order[pass] == 1 ? u->username : u->email;
-            if (f && strcmp(f, id) == 0) match = u;
+            const char *f = pass == 0 ? u->id : pass == 1 ? u->username : u->email;
+            if (f && strcmp(f, id) == 0) uid = u->id;
         }
     }
+    for (size_t i = 0; i < s->n_api_keys && !uid; i++)
+        if (s->api_keys[i].id && s->api_keys[i].user_id && strcmp(s->api_keys[i].id, id) == 0)
+            uid = s->api_keys[i].user_id;
     free(id);
-    if (!match) { keyword_substring(kw); return; }
+    if (!uid) { keyword_substring(kw); return; }
     kw->kind = AT_MATCH_USER;
-    kw->matched_user_id = strdup(match->id);
+    kw->matched_user_id = strdup(uid);
     size_t n = 0;
     kw->key_ids = calloc(s->n_api_keys + 1, sizeof *kw->key_ids);
+    if (!kw->matched_user_id || !kw->key_ids) abort();
     for (size_t i = 0; i < s->n_api_keys; i++)
-        if (s->api_keys[i].user_id && strcmp(s->api_keys[i].user_id, match->id) == 0)
+        if (s->api_keys[i].user_id && strcmp(s->api_keys[i].user_id, uid) == 0)
             kw->key_ids[n++] = strdup(s->api_keys[i].id);
     kw->n_key_ids = n;
 }

@@ -138,6 +138,7 @@ void con_command_run(con_app *app, const char *text)
         while (isspace((unsigned char)*t)) t++;
         con_show_tab(app, VIEW_AFFINITIES);
         con_aff_search(app, t);
+        con_aff_search_commit(app);
     } else if (strcmp(cmd, "sort") == 0) {
         sort_command(app, n, words);
     } else if (strcmp(cmd, "delay") == 0 && n == 2) {

@@ -189,6 +189,9 @@ con_view *con_view_help_new(void);
 
 /* view_affinities.c: what other views and commands may ask of the table */
 void con_aff_search(con_app *app, const char *text);
+/* Enter on a search: look the keyword up in PostgreSQL too (a job). */
+void con_aff_search_commit(con_app *app);
+bool con_aff_search_job_done(con_app *app, con_job *j);
 void con_aff_set_keyword(con_app *app, at_keyword *kw);   /* takes ownership */
 void con_aff_narrow(con_app *app, const char *user_id, const char *provider_id,
                     const char *model_name, const char *label);

@@ -216,6 +216,7 @@ static void prompt_key(con_app *app, bool code, int key)
         case LINE_ACCEPT:
             app->mode = MODE_NORMAL;
             if (app->line.len) con_message(app, false, _("Filter kept: \"%s\" (Esc clears it)."), app->line.buf);
+            con_aff_search_commit(app);
             break;
         case LINE_CANCEL:
             app->mode = MODE_NORMAL;
@@ -305,7 +306,7 @@ static void drain_worker(con_app *app)
         else if (j->kind == CON_JOB_HITS) con_hits_received(app, j);
         else if (j->kind == CON_JOB_TTL) con_ttl_received(app, j);
         else if (j->kind == CON_JOB_EXPORT) con_export_job_done(app, j);
-        else if (!con_clear_job_done(app, j)) con_command_job_done(app, j);
+        else if (!con_clear_job_done(app, j) && !con_aff_search_job_done(app, j)) con_command_job_done(app, j);
         con_job_free(j);
         app->dirty = true;
     }

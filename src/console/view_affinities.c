@@ -151,7 +151,10 @@ typedef struct {
     char search[512];          /* typed text, resolved locally on every snapshot */
     at_keyword kw;             /* the keyword in force */
     bool has_kw;
-    bool kw_fixed;             /* from :user: resolved in PostgreSQL, kept as is */
+    bool kw_fixed;             /* resolved in PostgreSQL (:user, or the search on
+                                  Enter), kept as is */
+    bool kw_from_search;       /* ... from the search's own text: / edits it */
+    unsigned resolve_job;      /* the search's PostgreSQL lookup in flight */
     char *nar_user, *nar_provider, *nar_model;
     char nar_label[256];
     at_sort sort;
@@ -272,9 +275,43 @@ void con_aff_search(con_app *app, const char *text)
     snprintf(st->search, sizeof st->search, "%s", text);
     at_keyword_free(&st->kw);
     st->has_kw = false;
-    st->kw_fixed = false;
+    st->kw_fixed = st->kw_from_search = false;
+    st->resolve_job = 0;
     st->dirty = st->new_filter = true;
     app->dirty = true;
+}
+
+enum { PURPOSE_SEARCH = 3 };
+
+/* Enter on a search: while typing, the keyword is read against the loaded
+ * data only (instant); now it is also looked up in PostgreSQL as the
+ * reference does, which knows every user and API key, also those with no
+ * affinity loaded (a user with none shows none, not a substring match). */
+void con_aff_search_commit(con_app *app)
+{
+    aff_state *st = state_of(app);
+    if (!st->search[0] || st->kw_fixed) return;
+    con_job *j = con_job_new(CON_JOB_RESOLVE);
+    j->purpose = PURPOSE_SEARCH;
+    j->text = strdup(st->search);
+    st->resolve_job = con_worker_post(app->worker, j);
+}
+
+bool con_aff_search_job_done(con_app *app, con_job *j)
+{
+    if (j->purpose != PURPOSE_SEARCH || j->kind != CON_JOB_RESOLVE) return false;
+    aff_state *st = state_of(app);
+    /* a newer search, or PostgreSQL could not answer: the local reading stays */
+    if (j->id != st->resolve_job || !j->text || strcmp(j->text, st->search) != 0) return true;
+    st->resolve_job = 0;
+    if (j->rc < 0 || (j->kw.kind != AT_MATCH_USER && j->kw.kind != AT_MATCH_API_KEY)) return true;
+    at_keyword_free(&st->kw);
+    st->kw = j->kw;
+    memset(&j->kw, 0, sizeof j->kw);
+    st->has_kw = st->kw_fixed = st->kw_from_search = true;
+    st->dirty = st->new_filter = true;
+    app->dirty = true;
+    return true;
 }
 
 void con_aff_set_keyword(con_app *app, at_keyword *kw)
@@ -285,6 +322,8 @@ void con_aff_set_keyword(con_app *app, at_keyword *kw)
     memset(kw, 0, sizeof *kw);
     st->has_kw = true;
     st->kw_fixed = true;
+    st->kw_from_search = false;
+    st->resolve_job = 0;
     snprintf(st->search, sizeof st->search, "%s", st->kw.keyword ? st->kw.keyword : "");
     st->dirty = st->new_filter = true;
     app->dirty = true;
@@ -635,7 +674,14 @@ static bool aff_handle(con_app *app, con_view *v, con_request req)
     case REQ_SORT_MENU: con_sort_menu_open(app); break;
     case REQ_SEARCH:
         app->mode = MODE_SEARCH;
-        if (st->kw_fixed) { st->kw_fixed = false; st->search[0] = '\0'; at_keyword_free(&st->kw); st->has_kw = false; st->dirty = true; }
+        if (st->kw_fixed) {
+            /* a search's own lookup: edit its text; :user's: start afresh */
+            if (!st->kw_from_search) st->search[0] = '\0';
+            st->kw_fixed = st->kw_from_search = false;
+            at_keyword_free(&st->kw);
+            st->has_kw = false;
+            st->dirty = true;
+        }
         con_line_set(&app->line, st->search);
         break;
     case REQ_ENTER:

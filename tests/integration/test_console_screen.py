@@ -393,6 +393,41 @@ class ScreenTest(ConsoleTest):
         self.assertIn("rows 1–%d of %d" % (ALICE_ROWS, ALICE_ROWS), c.position())
         c.quit(self)
 
+    def test_search_enter_asks_postgresql(self):
+        """While typing, a keyword is read against the loaded data only; Enter
+        also asks PostgreSQL, as the reference resolves it: a user with no
+        affinity loaded shows none rather than a substring match. An API key
+        id with spaces around it stands for its user (the reference's last
+        rule), in the loaded data too."""
+        ali = "99999999-0000-4000-8000-000000000001"
+        self.ctx.psql("INSERT INTO users (id, email, username, password_hash) "
+                      "VALUES ('%s', 'ali@example.org', 'ali', 'x');" % ali)
+        self.addCleanup(self.ctx.psql, "DELETE FROM users WHERE id = '%s';" % ali)
+        c = self.start()
+        c.keys("/")
+        c.wait("Search: ")
+        c.type("ali")
+        c.wait('search "ali" (text)')
+        self.assertNotIn("rows 0–0 of 0", c.position())     # alice's rows hold "ali"
+        c.keys("Enter")
+        c.wait('search "ali" (user)')
+        c.wait("rows 0–0 of 0")
+        c.keys("/")                                        # edits the same text
+        c.wait("Search: ali")
+        c.type("ce")
+        c.wait('search "alice" (user)')
+        self.assertIn("rows 1–%d of %d" % (ALICE_ROWS, ALICE_ROWS), c.position())
+        c.keys("Escape")
+        c.wait(lambda s: "rows 1–%d of %d" % (LIVE_ROWS, LIVE_ROWS) in s and "search" not in s)
+        c.keys("/")
+        c.type(" %s " % K_MAIN)
+        c.wait("(user)")
+        self.assertIn("rows 1–%d of %d" % (ALICE_ROWS, ALICE_ROWS), c.position())
+        c.keys("Enter")                                    # PostgreSQL agrees
+        c.wait("Filter kept")
+        self.assertIn("rows 1–%d of %d" % (ALICE_ROWS, ALICE_ROWS), c.position())
+        c.quit(self)
+
     def test_sort_change(self):
         c = self.start()
         c.keys("s")                                     # the sort menu
