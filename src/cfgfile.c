@@ -208,6 +208,7 @@ static void set_value(parse_ctx *c, int k, const char *v)
         const char *sep = strstr(v, "://");
         if (!sep || (strncmp(v, "postgresql", 10) != 0 && strncmp(v, "postgres://", 11) != 0)) {
             char *red = at_url_redact(v);
+            at_conninfo_scrub(red);   /* a keyword string's password too */
             frag(f, sizeof f, red);
             free(red);
             fail(c, _("database: expected postgresql://user:password@host:port/dbname, got \"%s\""), f);
@@ -292,11 +293,7 @@ static int handler(void *user, const char *section, const char *name, const char
 
 static bool has_password(const char *url)
 {
-    if (!url) return false;
-    const char *sep = strstr(url, "://");
-    const char *at = sep ? strrchr(sep + 3, '@') : NULL;
-    if (at && memchr(sep + 3, ':', (size_t)(at - sep - 3))) return true;
-    return strstr(url, "password=") != NULL;
+    return url && at_conninfo_has_secret(url);
 }
 
 int at_cfgfile_parse(const char *text, size_t len, const char *name, at_cfgfile *out, char *err,

@@ -91,9 +91,20 @@ class SecretsTest(harness.IntegrationTest):
                                    expect_rc=0)
         self.assertIn("DATABASE_URL", err)
         self.assertRegex(err, r"environment|env-file")
+        # a keyword string or a URL query parameter holding a password warns too
+        for value in ("host=127.0.0.1 password = %s" % PG_PW, "host=127.0.0.1 password='a\\'%s'" % PG_PW,
+                      self.ctx.database_url + "?pass%%77ord=%s" % PG_PW,
+                      self.ctx.database_url + "?sslpassword=%s" % PG_PW):
+            rc, out, err = self.run_at(["list", "--json", "--database", value], env={"REDIS_URL": self.url()},
+                                       expect_rc=0)
+            self.assertIn("DATABASE_URL", err, value)
+            self.assertIn("command line", err, value)
         # from the environment: no warning
         rc, out, err = self.run_at(["list", "--json"], env={"REDIS_URL": self.url()}, expect_rc=0)
         self.assertNotIn("warning", err)
+        rc, out, err = self.run_at(["list", "--json", "--database", "host=127.0.0.1 dbname=password"],
+                                   env={"REDIS_URL": self.url()}, expect_rc=0)
+        self.assertNotIn("command line", err)
 
     # ------------------------------------------------------------ error messages
 
@@ -129,6 +140,17 @@ class SecretsTest(harness.IntegrationTest):
              ["affinity", "someone"], None, ""),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "host=127.0.0.1 port=%d password=%s dbname=x"
               % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            # libpq percent-decodes query keywords too, and sslpassword is as
+            # secret: the display in "PostgreSQL <where>: ..." hides them
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/x?pass%%77ord=%s"
+              % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/x?sslpassword=%s"
+              % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1/x?pass%%77ord=%s%%ZZ"
+              % PG_PW}, ["list"], 2, "DATABASE_URL"),
+            # an unencoded '@' in the password: libpq would take the rest for the host
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://app:Pa@%s@127.0.0.1:%d/db"
+              % (PG_PW, xs.free_port())}, ["affinity", "someone"], 2, "%40"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "host=127.0.0.1 password='%s" % PG_PW},
              ["list"], 2, "DATABASE_URL"),
             ({"REDIS_URL": None, "DATABASE_URL": None, "DB_HOST": "127.0.0.1",
@@ -254,6 +276,36 @@ class SecretsTest(harness.IntegrationTest):
         proc.communicate()
         control.kill()
         control.communicate()
+        time.sleep(3.2)  # let the pause end for the next test
+
+    def test_cmdline_hides_database_passwords_in_every_form(self):
+        """--database passwords that a plain 'password=' search misses: blanks
+        around '=', a quoted value with an escaped quote, a percent-encoded
+        query keyword, sslpassword."""
+        env = self.ctx.env({"REDIS_URL": None, "DATABASE_URL": None, "ASAN_OPTIONS": "detect_leaks=0",
+                            "HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp, "XDG_STATE_HOME": self.tmp})
+        port = xs.free_port()
+        values = ["host=127.0.0.1 port=%d password = %s dbname=x" % (port, CMD_PW),
+                  "host=127.0.0.1 password='a\\'%s' dbname=x" % CMD_PW,
+                  "postgresql://postgres@127.0.0.1:%d/x?pass%%77ord=%s" % (port, CMD_PW),
+                  "postgresql://postgres@127.0.0.1:%d/x?sslpassword=%s&sslmode=disable" % (port, CMD_PW)]
+        self.pause_redis(4000)
+        procs = [self.spawn([harness.AETHERTOP, "list", "--timeout", "6", "--redis", self.url(),
+                             "--database", value], env) for value in values]
+        time.sleep(1.0)
+        for value, proc in zip(values, procs):
+            if proc.poll() is not None:
+                self.fail("aethertop should be waiting for the paused Redis; it exited %s: %r"
+                          % (proc.returncode, proc.communicate()[1][-2000:]))
+            with open("/proc/%d/cmdline" % proc.pid, "rb") as f:
+                cmdline = f.read()
+            self.assertNotIn(CMD_PW.encode(), cmdline, "password visible in /proc/PID/cmdline for %r" % value)
+            self.assertIn(b"127.0.0.1", cmdline, "only the password is hidden")
+        for value, proc in zip(values, procs):
+            proc.kill()
+            err = proc.communicate()[1].decode()
+            self.assertIn("DATABASE_URL", err, "no command-line warning for %r" % value)
+            self.assertNotIn(CMD_PW, err)
         time.sleep(3.2)  # let the pause end for the next test
 
 
