@@ -5,6 +5,7 @@
  * be read by others. */
 #include "aethertop/cfgfile.h"
 #include "aethertop/i18n.h"
+#include "aethertop/secret.h"
 #include "aethertop/text.h"
 
 #include <errno.h>
@@ -29,8 +30,9 @@ void at_cfgfile_free(at_cfgfile *c)
 {
     if (!c) return;
     free(c->path);
-    free(c->redis);
-    free(c->database);
+    /* the URLs may hold passwords */
+    if (c->redis) at_wipe_free(c->redis, strlen(c->redis));
+    if (c->database) at_wipe_free(c->database, strlen(c->database));
     free(c->env_file);
     free(c->theme);
     free(c->columns);
@@ -350,6 +352,7 @@ int at_cfgfile_load(const char *path, bool must_exist, at_cfgfile *out, char *er
         snprintf(err, errlen, _("%s: cannot read the config file: %s"), path, strerror(errno));
         return -1;
     }
+    setvbuf(f, NULL, _IONBF, 0);   /* no stdio buffer keeps a copy of the file (passwords) */
     struct stat st;
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, _("%s: not a regular file"), path);
@@ -368,12 +371,12 @@ int at_cfgfile_load(const char *path, bool must_exist, at_cfgfile *out, char *er
     fclose(f);
     if (rerr) {
         snprintf(err, errlen, _("%s: cannot read the config file"), path);
-        free(buf);
+        at_wipe_free(buf, (size_t)st.st_size + 1);
         return -1;
     }
     buf[n] = '\0';
     int rc = at_cfgfile_parse(buf, n, path, out, err, errlen);
-    free(buf);
+    at_wipe_free(buf, (size_t)st.st_size + 1);
     if (rc == 0 && (st.st_mode & 077) && (has_password(out->redis) || has_password(out->database)))
         snprintf(out->warning, sizeof out->warning,
                  _("%s holds a password and other users may read it (chmod 600 %s)"), path, path);

@@ -5,6 +5,7 @@
  * copies, argv). Error messages are one line, name the setting, and never
  * contain a password. */
 #include "aethertop/config.h"
+#include "aethertop/secret.h"
 
 #include <libpq-fe.h>
 
@@ -59,10 +60,8 @@ static const char *frag(char *dst, size_t cap, const char *s, size_t n)
 
 static void wipe_str(char *s)
 {
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
+    if (s)
+        at_wipe_free(s, strlen(s));
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -841,6 +840,7 @@ int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
         seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
+    setvbuf(fp, NULL, _IONBF, 0); /* no stdio buffer keeps a copy of the file */
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     int rc = -1;
@@ -854,11 +854,14 @@ int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
                 seterr(err, errlen, "%s: file too large for an env file", path);
                 goto out;
             }
-            char *nb = realloc(buf, cap * 2);
+            /* not realloc: the old copy is wiped before it goes back */
+            char *nb = malloc(cap * 2);
             if (!nb) {
                 seterr(err, errlen, "%s: out of memory", path);
                 goto out;
             }
+            memcpy(nb, buf, n);
+            at_wipe_free(buf, cap);
             buf = nb;
             cap *= 2;
         }
@@ -874,10 +877,7 @@ int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
     buf[n] = '\0';
     rc = at_envfile_parse(buf, path, out, err, errlen);
 out:
-    if (buf) {
-        explicit_bzero(buf, n);
-        free(buf);
-    }
+    at_wipe_free(buf, cap);
     fclose(fp);
     return rc;
 }
