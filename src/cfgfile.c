@@ -5,6 +5,7 @@
  * be read by others. */
 #include "aethertop/cfgfile.h"
 #include "aethertop/i18n.h"
+#include "aethertop/secret.h"
 #include "aethertop/text.h"
 
 #include <errno.h>
@@ -29,8 +30,9 @@ void at_cfgfile_free(at_cfgfile *c)
 {
     if (!c) return;
     free(c->path);
-    free(c->redis);
-    free(c->database);
+    /* the URLs may hold passwords */
+    if (c->redis) at_wipe_free(c->redis, strlen(c->redis));
+    if (c->database) at_wipe_free(c->database, strlen(c->database));
     free(c->env_file);
     free(c->theme);
     free(c->columns);
@@ -208,6 +210,7 @@ static void set_value(parse_ctx *c, int k, const char *v)
         const char *sep = strstr(v, "://");
         if (!sep || (strncmp(v, "postgresql", 10) != 0 && strncmp(v, "postgres://", 11) != 0)) {
             char *red = at_url_redact(v);
+            at_conninfo_scrub(red);   /* a keyword string's password too */
             frag(f, sizeof f, red);
             free(red);
             fail(c, _("database: expected postgresql://user:password@host:port/dbname, got \"%s\""), f);
@@ -292,11 +295,7 @@ static int handler(void *user, const char *section, const char *name, const char
 
 static bool has_password(const char *url)
 {
-    if (!url) return false;
-    const char *sep = strstr(url, "://");
-    const char *at = sep ? strrchr(sep + 3, '@') : NULL;
-    if (at && memchr(sep + 3, ':', (size_t)(at - sep - 3))) return true;
-    return strstr(url, "password=") != NULL;
+    return url && at_conninfo_has_secret(url);
 }
 
 int at_cfgfile_parse(const char *text, size_t len, const char *name, at_cfgfile *out, char *err,
@@ -353,6 +352,7 @@ int at_cfgfile_load(const char *path, bool must_exist, at_cfgfile *out, char *er
         snprintf(err, errlen, _("%s: cannot read the config file: %s"), path, strerror(errno));
         return -1;
     }
+    setvbuf(f, NULL, _IONBF, 0);   /* no stdio buffer keeps a copy of the file (passwords) */
     struct stat st;
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, _("%s: not a regular file"), path);
@@ -371,12 +371,12 @@ int at_cfgfile_load(const char *path, bool must_exist, at_cfgfile *out, char *er
     fclose(f);
     if (rerr) {
         snprintf(err, errlen, _("%s: cannot read the config file"), path);
-        free(buf);
+        at_wipe_free(buf, (size_t)st.st_size + 1);
         return -1;
     }
     buf[n] = '\0';
     int rc = at_cfgfile_parse(buf, n, path, out, err, errlen);
-    free(buf);
+    at_wipe_free(buf, (size_t)st.st_size + 1);
     if (rc == 0 && (st.st_mode & 077) && (has_password(out->redis) || has_password(out->database)))
         snprintf(out->warning, sizeof out->warning,
                  _("%s holds a password and other users may read it (chmod 600 %s)"), path, path);

@@ -1,9 +1,11 @@
 /* config.c — owns connection settings (SPEC section 1): Redis URL and
  * sentinel-list parsing, the gateway .env file parser, and resolving the
  * whole configuration with precedence flag > environment > env-file >
- * defaults. Error messages are one line, name the setting, and never
+ * defaults; hiding what may be a password in connection strings (display
+ * copies, argv). Error messages are one line, name the setting, and never
  * contain a password. */
 #include "aethertop/config.h"
+#include "aethertop/secret.h"
 
 #include <libpq-fe.h>
 
@@ -58,10 +60,8 @@ static const char *frag(char *dst, size_t cap, const char *s, size_t n)
 
 static void wipe_str(char *s)
 {
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
+    if (s)
+        at_wipe_free(s, strlen(s));
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -134,59 +134,216 @@ static bool truthy(const char *v)
 
 /* ------------------------------------------------------------ redaction */
 
-char *at_url_redact(const char *url)
+/* True when a query keyword (percent-decoded when decode: libpq decodes a
+ * URL's keywords as well as its values) names an option libpq marks secret
+ * (dispchar '*': password, sslpassword), or mentions a password at all. */
+static bool secret_keyword(const char *kw, size_t n, bool decode)
 {
-    if (!url)
-        return NULL;
+    char *name = decode ? pct_decode(kw, n) : dup_n(kw, n);
+    if (!name)
+        return true; /* out of memory: the safe side */
+    bool secret = strcasestr(name, "password") != NULL;
+    char *e = NULL;
+    PQconninfoOption *opts = secret ? NULL : PQconninfoParse("", &e);
+    PQfreemem(e);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (o->dispchar && strchr(o->dispchar, '*') && strcasecmp(o->keyword, name) == 0)
+            secret = true;
+    PQconninfoFree(opts);
+    free(name);
+    return secret;
+}
+
+/* Called with each [start, end) of a string that may hold a secret. */
+typedef void (*span_fn)(void *ctx, size_t start, size_t end);
+
+/* Joins overlapping or touching spans given in order of their starts. */
+typedef struct {
+    span_fn fn;
+    void *ctx;
+    size_t start, end;
+    bool open;
+} span_merge;
+
+static void merge_add(span_merge *m, size_t start, size_t end)
+{
+    if (m->open && start <= m->end) {
+        if (end > m->end)
+            m->end = end;
+        return;
+    }
+    if (m->open)
+        m->fn(m->ctx, m->start, m->end);
+    *m = (span_merge){m->fn, m->ctx, start, end, true};
+}
+
+/* The parts of a URL that may hold a secret, in order: the password of
+ * user:PASSWORD@ and the value of each query parameter with a secret
+ * keyword (every query value when all_values; a parameter without '=' is
+ * then hidden whole). A value runs to the next '&': libpq knows no '#'.
+ * Strings without "://" have none. */
+static void url_secret_spans(const char *url, bool all_values, span_fn fn, void *ctx)
+{
     const char *sep = strstr(url, "://");
     if (!sep)
-        return strdup(url);
+        return;
     const char *rest = sep + 3;
     /* The last '@' ends the credentials even when a password holds an
      * unencoded '/', '?', '#' or '@' (over-redacting is the safe side). */
     const char *at = strrchr(rest, '@');
-    size_t cap = strlen(url) + 8;
-    /* each "password=" query value may grow to "***" */
-    for (const char *q = url; (q = strstr(q, "password=")) != NULL; q++)
-        cap += 3;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    const char *tail = rest;
-    if (at) {
-        const char *colon = memchr(rest, ':', (size_t)(at - rest));
-        if (colon) {
-            memcpy(out, url, (size_t)(colon + 1 - url));
-            o = (size_t)(colon + 1 - url);
-            memcpy(out + o, "***", 3);
-            o += 3;
-            tail = at;
-        } else {
-            memcpy(out, url, (size_t)(at - url));
-            o = (size_t)(at - url);
-            tail = at;
+    const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+    bool user_pw = colon != NULL;
+    span_merge m = {fn, ctx, 0, 0, false};
+    /* The query is read where libpq reads it: from the first '?' after the
+     * first '@' when that comes before any '/' (the last '@' may be in the
+     * query itself). */
+    const char *first_at = strchr(rest, '@'), *slash = strchr(rest, '/');
+    const char *q = strchr(first_at && (!slash || first_at < slash) ? first_at : rest, '?');
+    for (const char *p = q ? q + 1 : NULL; p;) {
+        const char *pe = p + strcspn(p, "&");
+        const char *eq = memchr(p, '=', (size_t)(pe - p));
+        const char *vs = NULL;
+        if (eq && (all_values || secret_keyword(p, (size_t)(eq - p), true)))
+            vs = eq + 1;
+        else if (!eq && all_values && pe > p)
+            vs = p;
+        if (vs && user_pw && colon + 1 <= vs) {
+            merge_add(&m, (size_t)(colon + 1 - url), (size_t)(at - url));
+            user_pw = false;
         }
-    } else {
-        memcpy(out, url, (size_t)(rest - url));
-        o = (size_t)(rest - url);
+        if (vs)
+            merge_add(&m, (size_t)(vs - url), (size_t)(pe - url));
+        p = *pe ? pe + 1 : NULL;
     }
-    /* copy the rest, hiding ?password=... / &password=... values */
-    const char *q = strchr(tail, '?');
-    while (*tail) {
-        if (q && tail > q && (tail[-1] == '?' || tail[-1] == '&') &&
-            strncmp(tail, "password=", 9) == 0) {
-            memcpy(out + o, "password=***", 12);
-            o += 12;
-            tail += 9;
-            while (*tail && *tail != '&' && *tail != '#')
-                tail++;
+    if (user_pw)
+        merge_add(&m, (size_t)(colon + 1 - url), (size_t)(at - url));
+    if (m.open)
+        fn(ctx, m.start, m.end);
+}
+
+/* The values of secret options in a keyword/value string, read the way
+ * libpq reads it: blanks around '=', '...' quoting, backslash escapes in
+ * and out of quotes. Where libpq would stop with a syntax error, the rest
+ * of the string is hidden when it mentions a password. */
+static void kv_secret_spans(const char *s, span_fn fn, void *ctx)
+{
+    const char *p = s;
+    while (*p) {
+        if (isspace((unsigned char)*p)) {
+            p++;
             continue;
         }
-        out[o++] = *tail++;
+        const char *ks = p, *vs, *ve;
+        while (*p && *p != '=' && !isspace((unsigned char)*p))
+            p++;
+        const char *ke = p;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=')
+            goto bad;
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\'') {
+            vs = ++p;
+            for (; *p && *p != '\''; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (!*p)
+                goto bad; /* unterminated */
+            ve = p++;
+        } else {
+            vs = p;
+            for (; *p && !isspace((unsigned char)*p); p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            ve = p;
+        }
+        if (secret_keyword(ks, (size_t)(ke - ks), false))
+            fn(ctx, (size_t)(vs - s), (size_t)(ve - s));
+        continue;
+    bad:
+        if (strcasestr(ks, "password"))
+            fn(ctx, (size_t)(ks - s), strlen(s));
+        return;
     }
-    out[o] = '\0';
+}
+
+/* Either kind of connection string. */
+static void conninfo_secret_spans(const char *s, span_fn fn, void *ctx)
+{
+    if (strstr(s, "://"))
+        url_secret_spans(s, false, fn, ctx);
+    else
+        kv_secret_spans(s, fn, ctx);
+}
+
+typedef struct {
+    const char *src;
+    char *out;
+    size_t o, done;
+} redact_ctx;
+
+static void redact_span(void *vctx, size_t start, size_t end)
+{
+    redact_ctx *c = vctx;
+    memcpy(c->out + c->o, c->src + c->done, start - c->done);
+    c->o += start - c->done;
+    memcpy(c->out + c->o, "***", 3);
+    c->o += 3;
+    c->done = end;
+}
+
+static char *url_redact(const char *url, bool all_values)
+{
+    if (!url)
+        return NULL;
+    size_t len = strlen(url);
+    /* each hidden part starts after at least one byte of its own (':', '=',
+     * '?' or '&') and grows to at most "***" */
+    char *out = malloc(4 * len + 8);
+    if (!out)
+        return NULL;
+    redact_ctx c = {url, out, 0, 0};
+    url_secret_spans(url, all_values, redact_span, &c);
+    memcpy(out + c.o, url + c.done, len - c.done + 1);
     return out;
+}
+
+char *at_url_redact(const char *url)
+{
+    return url_redact(url, false);
+}
+
+typedef struct {
+    char *s;
+    size_t n;
+} scrub_ctx;
+
+static void scrub_span(void *vctx, size_t start, size_t end)
+{
+    scrub_ctx *c = vctx;
+    if (end > start) {
+        if (c->s)
+            memset(c->s + start, '*', end - start);
+        c->n++;
+    }
+}
+
+size_t at_conninfo_scrub(char *s)
+{
+    scrub_ctx c = {s, 0};
+    if (s)
+        conninfo_secret_spans(s, scrub_span, &c);
+    return c.n;
+}
+
+bool at_conninfo_has_secret(const char *s)
+{
+    scrub_ctx c = {NULL, 0};
+    if (s)
+        conninfo_secret_spans(s, scrub_span, &c);
+    return c.n > 0;
 }
 
 /* ------------------------------------------------------------ Redis */
@@ -683,6 +840,7 @@ int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
         seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
+    setvbuf(fp, NULL, _IONBF, 0); /* no stdio buffer keeps a copy of the file */
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     int rc = -1;
@@ -696,11 +854,14 @@ int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
                 seterr(err, errlen, "%s: file too large for an env file", path);
                 goto out;
             }
-            char *nb = realloc(buf, cap * 2);
+            /* not realloc: the old copy is wiped before it goes back */
+            char *nb = malloc(cap * 2);
             if (!nb) {
                 seterr(err, errlen, "%s: out of memory", path);
                 goto out;
             }
+            memcpy(nb, buf, n);
+            at_wipe_free(buf, cap);
             buf = nb;
             cap *= 2;
         }
@@ -716,10 +877,7 @@ int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
     buf[n] = '\0';
     rc = at_envfile_parse(buf, path, out, err, errlen);
 out:
-    if (buf) {
-        explicit_bzero(buf, n);
-        free(buf);
-    }
+    at_wipe_free(buf, cap);
     fclose(fp);
     return rc;
 }
@@ -968,22 +1126,40 @@ static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, 
         seterr(err, errlen, "%s: out of memory", setting);
         return -1;
     }
+    if (is_pg_url(conninfo)) {
+        /* libpq ends user:password@ at the first '@' (before any '/'), the
+         * redaction at the last: with two, libpq takes the rest of the
+         * password for the host and quotes it in its errors */
+        const char *auth = strstr(conninfo, "://") + 3;
+        size_t alen = strcspn(auth, "/"), ats = 0;
+        for (size_t i = 0; i < alen; i++)
+            ats += auth[i] == '@';
+        if (ats > 1) {
+            seterr(err, errlen,
+                   "%s: more than one '@' before the host (write an '@' in the user name or "
+                   "password as %%40)",
+                   setting);
+            wipe_str(conninfo);
+            return -1;
+        }
+    }
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
     if (!opts) {
         char line[200];
         if (strstr(conninfo, "://")) {
-            /* Ask again about the redacted URL so libpq's message cannot
-             * quote the password. */
+            /* Ask again about a copy without the password and with every
+             * query value hidden (a keyword may be percent-encoded, as in
+             * pass%77ord=), so libpq's message cannot quote a secret. */
             PQfreemem(errmsg);
             errmsg = NULL;
-            char *red = at_url_redact(conninfo);
+            char *red = url_redact(conninfo, true);
             PQconninfoOption *o2 = red ? PQconninfoParse(red, &errmsg) : NULL;
             if (o2) {
                 PQconninfoFree(o2);
                 seterr(err, errlen,
-                       "%s: libpq cannot parse the password part of the URL "
-                       "(percent-encode special characters)",
+                       "%s: libpq cannot parse the password or a query value of the URL "
+                       "(not shown; percent-encode special characters)",
                        setting);
             } else {
                 first_line(line, sizeof line, errmsg ? errmsg : "invalid connection URL");

@@ -218,19 +218,12 @@ static int parse_seconds(const char *s, const char *name, double *out)
 
 /* Hide a password given on the command line from /proc/<pid>/cmdline (ps,
  * top): overwrite it in place once the configuration holds its own copy.
- * Covers user:PASSWORD@ in a URL and password=... (query or keyword form). */
+ * Covers user:PASSWORD@ in a URL, secret query parameters (password=,
+ * sslpassword=, percent-encoded keywords) and secret options of a keyword
+ * string however they are spaced, quoted or escaped (at_conninfo_scrub). */
 static void scrub_password(char *arg)
 {
-    if (!arg) return;
-    char *sep = strstr(arg, "://");
-    char *at = sep ? strrchr(sep + 3, '@') : NULL;
-    char *colon = at ? memchr(sep + 3, ':', (size_t)(at - (sep + 3))) : NULL;
-    for (char *p = colon ? colon + 1 : at; p && p < at; p++) *p = '*';
-    for (char *p = arg; (p = strstr(p, "password=")) != NULL;) {
-        p += 9;
-        char quote = *p == '\'' ? *p++ : '\0';
-        for (; *p && (quote ? *p != quote : *p != '&' && *p != ' ' && *p != '#'); p++) *p = '*';
-    }
+    (void)at_conninfo_scrub(arg);
 }
 
 /* ---- the config file under flag > environment > env-file ---------------------------- */
@@ -379,9 +372,7 @@ int main(int argc, char **argv)
     if (flags.redis_url && strchr(flags.redis_url, '@'))
         fprintf(stderr, _("aethertop: warning: a password on the command line is visible to other users; "
                           "put REDIS_URL in the environment or --env-file instead\n"));
-    if (flags.database_url && strstr(flags.database_url, ":") && strchr(flags.database_url, '@') &&
-        strchr(strstr(flags.database_url, "://") ? strstr(flags.database_url, "://") + 3 : flags.database_url, ':') <
-            strchr(flags.database_url, '@'))
+    if (flags.database_url && at_conninfo_has_secret(flags.database_url))
         fprintf(stderr, _("aethertop: warning: a password on the command line is visible to other users; "
                           "put DATABASE_URL in the environment or --env-file instead\n"));
     char *argv_redis = (char *)flags.redis_url, *argv_database = (char *)flags.database_url;

@@ -4,6 +4,7 @@
  * so a slow or dead server can never hang the caller. Sentinel discovery,
  * AUTH and SELECT happen in at_redis_open. */
 #include "aethertop/redis.h"
+#include "aethertop/secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -208,7 +209,7 @@ void at_redis_close(at_redis *r)
     if (r->ssl_ctx) SSL_CTX_free(r->ssl_ctx);
     if (r->fd >= 0) close(r->fd);
     if (r->reader) redisReaderFree(r->reader);
-    free(r->out);
+    at_wipe_free(r->out, r->out_cap);   /* it may still hold an AUTH */
     free(r);
 }
 
@@ -217,8 +218,11 @@ static void out_push(at_redis *r, const char *cmd, size_t len)
     if (r->out_len + len > r->out_cap) {
         size_t ncap = r->out_cap ? r->out_cap : 4096;
         while (ncap < r->out_len + len) ncap *= 2;
-        char *n = realloc(r->out, ncap);
+        /* not realloc: the old buffer is wiped before it goes back */
+        char *n = malloc(ncap);
         if (!n) abort();
+        if (r->out_len) memcpy(n, r->out, r->out_len);
+        at_wipe_free(r->out, r->out_cap);
         r->out = n;
         r->out_cap = ncap;
     }
@@ -233,7 +237,7 @@ int at_redis_append(at_redis *r, int argc, const char **argv, const size_t *argv
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0) { set_err(r, "cannot format command"); return -1; }
     out_push(r, cmd, (size_t)len);
-    free(cmd);
+    at_wipe_free(cmd, (size_t)len);   /* AUTH's carries the password */
     return 0;
 }
 
@@ -374,7 +378,7 @@ redisReply *at_redis_commandf(at_redis *r, const char *fmt, ...)
     va_end(ap);
     if (len < 0) { set_err(r, "cannot format command"); return NULL; }
     out_push(r, cmd, (size_t)len);
-    free(cmd);
+    at_wipe_free(cmd, (size_t)len);
     return at_redis_read(r);
 }
 
@@ -393,8 +397,16 @@ unsigned long long at_redis_round_trips(const at_redis *r) { return r->round_tri
 static int redis_auth(at_redis *r, const char *user, const char *password)
 {
     if (!password || !*password) return 0;
-    redisReply *rep = user && *user ? at_redis_commandf(r, "AUTH %s %s", user, password)
-                                    : at_redis_commandf(r, "AUTH %s", password);
+    /* the argv form: hiredis copies the arguments straight into the command
+     * (its printf form leaves copies of them in freed memory) */
+    const char *argv[3] = {"AUTH", user, password};
+    bool acl = user && *user;
+    if (!acl) argv[1] = password;
+    redisReply *rep = at_redis_command(r, acl ? 3 : 2, argv, NULL);
+    /* the command has been sent (or never will be): no copy of the
+     * password stays in the output buffer */
+    if (r->out) explicit_bzero(r->out, r->out_cap);
+    r->out_len = 0;
     if (!rep) return -1;
     int ok = rep->type != REDIS_REPLY_ERROR;
     if (!ok) fail(r, "authentication failed: %.*s", (int)(rep->len > 120 ? 120 : rep->len), rep->str);

@@ -1,6 +1,7 @@
 /* secret.c — owns the gateway's stored-secret format: Fernet key derivation
  * from ENCRYPTION_KEY, decrypting base64url(Fernet token) values, encrypting
- * them (simulator, tests), and the single masked form a key may be shown in.
+ * them (simulator, tests), the single masked form a key may be shown in,
+ * and wiping buffers that held a secret before they are freed.
  * All cryptography is OpenSSL's but PBKDF2, which is nettle's; nothing here prints a secret. */
 #include "aethertop/secret.h"
 #include "aethertop/config.h"
@@ -13,6 +14,7 @@
 #include <openssl/sha.h>
 #include <nettle/hmac.h>
 #include <nettle/pbkdf2.h>
+#include <nettle/sha2.h>
 
 #include <limits.h>
 #include <stdbool.h>
@@ -119,12 +121,20 @@ static char *b64url_encode(const unsigned char *in, size_t len)
     return out;
 }
 
-static void wipe_free(void *p, size_t n)
+void at_wipe_free(void *p, size_t n)
 {
     if (p) {
         OPENSSL_cleanse(p, n);
         free(p);
     }
+}
+
+/* nettle's pbkdf2 keeps its running block (the derived bytes) in its own
+ * stack frame, below its caller's: overwrite that stretch once it returned. */
+__attribute__((noinline)) static void wipe_stack_below(void)
+{
+    unsigned char burn[8192];
+    OPENSSL_cleanse(burn, sizeof burn);
 }
 
 /* ------------------------------------------------------------ keys */
@@ -152,11 +162,11 @@ int at_fernet_key_derive(const char *encryption_key, at_fernet_key *key)
         if (raw && n == 32) {
             memcpy(key->signing, raw, 16);
             memcpy(key->aes, raw + 16, 16);
-            wipe_free(raw, n);
+            at_wipe_free(raw, n);
             return 1;
         }
         if (raw)
-            wipe_free(raw, n);
+            at_wipe_free(raw, n);
     }
 
     unsigned char salt_full[SHA256_DIGEST_LENGTH];
@@ -171,6 +181,7 @@ int at_fernet_key_derive(const char *encryption_key, at_fernet_key *key)
     hmac_sha256_set_key(&mac, klen, (const uint8_t *)k);
     pbkdf2(&mac, (nettle_hash_update_func *)hmac_sha256_update, (nettle_hash_digest_func *)hmac_sha256_digest,
            SHA256_DIGEST_SIZE, PBKDF2_ITERATIONS, 16, salt_full, sizeof out, out);
+    wipe_stack_below();
     OPENSSL_cleanse(&mac, sizeof mac);
     memcpy(key->signing, out, 16);
     memcpy(key->aes, out + 16, 16);
@@ -182,6 +193,16 @@ void at_fernet_key_wipe(at_fernet_key *key)
 {
     if (key)
         OPENSSL_cleanse(key, sizeof *key);
+}
+
+void at_fernet_key_digest(const at_fernet_key *key, uint8_t out[32])
+{
+    struct sha256_ctx h;
+    sha256_init(&h);
+    sha256_update(&h, sizeof key->signing, key->signing);
+    sha256_update(&h, sizeof key->aes, key->aes);
+    sha256_digest(&h, SHA256_DIGEST_SIZE, out);
+    OPENSSL_cleanse(&h, sizeof h);
 }
 
 /* ------------------------------------------------------------ decrypt */
@@ -201,7 +222,7 @@ char *at_secret_decrypt(const at_fernet_key *key, const char *stored, size_t *le
     if (!text)
         return NULL;
     unsigned char *tok = py_b64decode(text, tlen, &blen);
-    wipe_free(text, tlen);
+    at_wipe_free(text, tlen);
     if (!tok)
         return NULL;
 
@@ -231,14 +252,14 @@ char *at_secret_decrypt(const at_fernet_key *key, const char *stored, size_t *le
     if (!ctx || !EVP_DecryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, key->aes, tok + 9) ||
         !EVP_DecryptUpdate(ctx, (unsigned char *)plain, &n1, tok + FERNET_HDR, (int)ctlen) ||
         !EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + n1, &n2)) {
-        wipe_free(plain, ctlen + 17);
+        at_wipe_free(plain, ctlen + 17);
         plain = NULL;
         goto out;
     }
     size_t plen = (size_t)n1 + (size_t)n2;
     plain[plen] = '\0';
     if (!at_utf8_valid(plain, plen)) {
-        wipe_free(plain, ctlen + 17);
+        at_wipe_free(plain, ctlen + 17);
         plain = NULL;
         goto out;
     }
@@ -246,7 +267,7 @@ char *at_secret_decrypt(const at_fernet_key *key, const char *stored, size_t *le
         *len = plen;
 out:
     EVP_CIPHER_CTX_free(ctx);
-    wipe_free(tok, blen);
+    at_wipe_free(tok, blen);
     return plain;
 }
 
@@ -296,8 +317,8 @@ char *at_secret_encrypt(const at_fernet_key *key, const char *plaintext, size_t 
 out:
     EVP_CIPHER_CTX_free(ctx);
     if (text)
-        wipe_free(text, strlen(text));
-    wipe_free(tok, blen);
+        at_wipe_free(text, strlen(text));
+    at_wipe_free(tok, blen);
     return stored;
 }
 

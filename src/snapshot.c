@@ -68,6 +68,7 @@ typedef struct {
     at_snapshot *s;
     at_ptrmap *index;
     const at_fernet_key *key;    /* NULL while it is still being derived */
+    uint8_t key_digest[32];      /* at_fernet_key_digest(key), once key is set */
     /* the stored (encrypted) secret of each API key / provider key that
      * could not be masked yet: the look-ups run while Redis is walked, and
      * the key may arrive later */
@@ -87,10 +88,11 @@ static bool col_bool(PGresult *res, int row, int c)
 
 /* Masked forms survive from one snapshot to the next (keyed by the stored
  * ciphertext and the key that decrypts it), so a refresh decrypts only keys
- * it has not seen. Masked values are not secret; plaintexts never stay. */
+ * it has not seen. Masked values are not secret; plaintexts never stay, and
+ * neither does the key: only its SHA-256 tells whether it changed. */
 static struct {
     pthread_mutex_t lock;
-    at_fernet_key key;
+    uint8_t key_digest[32];
     at_arena *arena;
     at_strmap map;          /* ciphertext -> index into masks (-1: does not decrypt) */
     const char **masks;
@@ -99,19 +101,22 @@ static struct {
 
 #define MASK_CACHE_MAX 200000
 
-static const char *masked(at_snapshot *s, const at_fernet_key *key, const char *stored, size_t len)
+/* The key, and key_digest its at_fernet_key_digest. */
+static const char *masked(at_snapshot *s, const at_fernet_key *key, const uint8_t key_digest[32],
+                          const char *stored, size_t len)
 {
     if (!key || !stored) return NULL;
     const char *out = NULL;
     pthread_mutex_lock(&mask_cache.lock);
-    if (!mask_cache.arena || memcmp(&mask_cache.key, key, sizeof *key) != 0 || mask_cache.n >= MASK_CACHE_MAX) {
+    if (!mask_cache.arena || memcmp(mask_cache.key_digest, key_digest, sizeof mask_cache.key_digest) != 0 ||
+        mask_cache.n >= MASK_CACHE_MAX) {
         at_strmap_free(&mask_cache.map);
         at_arena_free(mask_cache.arena);
         free(mask_cache.masks);
         mask_cache.arena = at_arena_new();
         mask_cache.masks = NULL;
         mask_cache.n = mask_cache.cap = 0;
-        mask_cache.key = *key;
+        memcpy(mask_cache.key_digest, key_digest, sizeof mask_cache.key_digest);
     }
     int32_t idx;
     if (at_strmap_find(&mask_cache.map, stored, len, &idx)) {
@@ -145,7 +150,7 @@ static const char *secret_masked(fill_ctx *c, PGresult *res, int row, int col, c
     if (PQgetisnull(res, row, col)) return NULL;
     const char *stored = PQgetvalue(res, row, col);
     size_t len = (size_t)PQgetlength(res, row, col);
-    if (c->key) return masked(c->s, c->key, stored, len);
+    if (c->key) return masked(c->s, c->key, c->key_digest, stored, len);
     *pending = at_arena_strndup(c->s->arena, stored, len);
     return NULL;
 }
@@ -312,6 +317,7 @@ static void enricher_init(enricher *e, at_snapshot *s, at_pg *pg, const at_ferne
     e->pg = pg;
     e->fill.s = s;
     e->fill.key = key;
+    if (key) at_fernet_key_digest(key, e->fill.key_digest);
     e->in_flight = -1;
     e->last_asked = K__N - 1;
     for (int k = 0; k < K__N; k++) at_ptrmap_init(&e->idx[k]);
@@ -380,7 +386,10 @@ static void enricher_step(enricher *e, bool wait)
 static void enricher_adopt(enricher *e, const at_snapshot_opts *opts, bool wait)
 {
     if (!e->pg && opts && opts->get_pg) e->pg = opts->get_pg(opts->get_pg_ctx, wait);
-    if (!e->fill.key && opts && opts->get_key) e->fill.key = opts->get_key(opts->get_key_ctx, wait);
+    if (!e->fill.key && opts && opts->get_key) {
+        e->fill.key = opts->get_key(opts->get_key_ctx, wait);
+        if (e->fill.key) at_fernet_key_digest(e->fill.key, e->fill.key_digest);
+    }
 }
 
 /* After each batch of the walk: ask for its new ids, read what has come. */
@@ -407,11 +416,11 @@ static int enricher_finish(enricher *e)
     for (size_t i = 0; i < s->n_api_keys; i++) {
         s->api_keys[i].user = at_ptrmap_get(&e->idx[K_USER], s->api_keys[i].user_id);
         const char *st = e->fill.akey_stored[i];
-        if (st) s->api_keys[i].masked = masked(s, key, st, strlen(st));
+        if (st) s->api_keys[i].masked = masked(s, key, e->fill.key_digest, st, strlen(st));
     }
     for (size_t i = 0; i < s->n_provider_keys; i++) {
         const char *st = e->fill.pkey_stored[i];
-        if (st) s->provider_keys[i].masked = masked(s, key, st, strlen(st));
+        if (st) s->provider_keys[i].masked = masked(s, key, e->fill.key_digest, st, strlen(st));
     }
     for (size_t i = 0; i < s->n_rows; i++) {
         at_affinity *a = &s->rows[i];

@@ -66,10 +66,21 @@ int at_redis_url_parse(const char *url, const char *setting, at_redis_target *ou
                        char *err, size_t errlen);
 void at_redis_target_free(at_redis_target *t);
 
-/* Copy of a URL with its password (user:PASSWORD@ and any password=
- * query value) replaced by "***"; strings without "://" are copied as they
- * are. malloc'd. */
+/* Copy of a URL with its password (user:PASSWORD@ and the value of every
+ * query parameter whose percent-decoded keyword is a secret libpq option:
+ * password=, sslpassword=, pass%77ord=) replaced by "***"; strings without
+ * "://" are copied as they are. malloc'd. */
 char *at_url_redact(const char *url);
+
+/* Overwrite with '*', in place, whatever in a connection string may be a
+ * secret: what at_url_redact hides in a URL; in a keyword/value string the
+ * value of every secret option, read as libpq reads it (blanks around '=',
+ * quotes, backslash escapes). For argv (/proc/PID/cmdline). Returns how
+ * many non-empty parts were hidden. */
+size_t at_conninfo_scrub(char *s);
+
+/* at_conninfo_scrub would hide something in s. */
+bool at_conninfo_has_secret(const char *s);
 
 /* Parse "host[:port],host[:port]" sentinel lists (default port 26379). */
 int at_sentinel_hosts_parse(const char *text, at_redis_target *out, char *err, size_t errlen);

@@ -44,4 +44,12 @@ void at_secret_free(char *s, size_t len);
 /* Wipe a derived key (OPENSSL_cleanse). */
 void at_fernet_key_wipe(at_fernet_key *key);
 
+/* SHA-256 of a derived key: lets a cache tell keys apart without keeping
+ * one. */
+void at_fernet_key_digest(const at_fernet_key *key, uint8_t out[32]);
+
+/* Wipe n bytes at p, then free p (NULL is fine). For any buffer that held
+ * a secret: passwords, commands carrying them, files holding them. */
+void at_wipe_free(void *p, size_t n);
+
 #endif

@@ -13,7 +13,10 @@ them cannot be inspected.
     user cannot read its /proc/<pid>/environ, where REDIS_URL and
     DATABASE_URL passwords live, while a dumpable process of that user can
     (the control that proves the check works). As root the check runs both
-    processes as `nobody`.
+    processes as `nobody`;
+  * no password, and no derived Fernet key, is left in memory given back to
+    malloc or in the program's static memory at exit: a build without
+    sanitizers runs with freecheck.c preloaded, which reports such blocks.
 
 The private Redis requires a password (requirepass) and has an ACL user.
 """
@@ -28,6 +31,7 @@ import time
 
 import extra_servers as xs
 import harness
+import test_valgrind
 
 REDIS_PW = "RedisPw-3c1f9e-topsecret"
 ACL_PW = "AclPw-77a0b2-topsecret"
@@ -91,9 +95,20 @@ class SecretsTest(harness.IntegrationTest):
                                    expect_rc=0)
         self.assertIn("DATABASE_URL", err)
         self.assertRegex(err, r"environment|env-file")
+        # a keyword string or a URL query parameter holding a password warns too
+        for value in ("host=127.0.0.1 password = %s" % PG_PW, "host=127.0.0.1 password='a\\'%s'" % PG_PW,
+                      self.ctx.database_url + "?pass%%77ord=%s" % PG_PW,
+                      self.ctx.database_url + "?sslpassword=%s" % PG_PW):
+            rc, out, err = self.run_at(["list", "--json", "--database", value], env={"REDIS_URL": self.url()},
+                                       expect_rc=0)
+            self.assertIn("DATABASE_URL", err, value)
+            self.assertIn("command line", err, value)
         # from the environment: no warning
         rc, out, err = self.run_at(["list", "--json"], env={"REDIS_URL": self.url()}, expect_rc=0)
         self.assertNotIn("warning", err)
+        rc, out, err = self.run_at(["list", "--json", "--database", "host=127.0.0.1 dbname=password"],
+                                   env={"REDIS_URL": self.url()}, expect_rc=0)
+        self.assertNotIn("command line", err)
 
     # ------------------------------------------------------------ error messages
 
@@ -129,6 +144,17 @@ class SecretsTest(harness.IntegrationTest):
              ["affinity", "someone"], None, ""),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "host=127.0.0.1 port=%d password=%s dbname=x"
               % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            # libpq percent-decodes query keywords too, and sslpassword is as
+            # secret: the display in "PostgreSQL <where>: ..." hides them
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/x?pass%%77ord=%s"
+              % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/x?sslpassword=%s"
+              % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1/x?pass%%77ord=%s%%ZZ"
+              % PG_PW}, ["list"], 2, "DATABASE_URL"),
+            # an unencoded '@' in the password: libpq would take the rest for the host
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://app:Pa@%s@127.0.0.1:%d/db"
+              % (PG_PW, xs.free_port())}, ["affinity", "someone"], 2, "%40"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "host=127.0.0.1 password='%s" % PG_PW},
              ["list"], 2, "DATABASE_URL"),
             ({"REDIS_URL": None, "DATABASE_URL": None, "DB_HOST": "127.0.0.1",
@@ -255,6 +281,98 @@ class SecretsTest(harness.IntegrationTest):
         control.kill()
         control.communicate()
         time.sleep(3.2)  # let the pause end for the next test
+
+    def test_cmdline_hides_database_passwords_in_every_form(self):
+        """--database passwords that a plain 'password=' search misses: blanks
+        around '=', a quoted value with an escaped quote, a percent-encoded
+        query keyword, sslpassword."""
+        env = self.ctx.env({"REDIS_URL": None, "DATABASE_URL": None, "ASAN_OPTIONS": "detect_leaks=0",
+                            "HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp, "XDG_STATE_HOME": self.tmp})
+        port = xs.free_port()
+        values = ["host=127.0.0.1 port=%d password = %s dbname=x" % (port, CMD_PW),
+                  "host=127.0.0.1 password='a\\'%s' dbname=x" % CMD_PW,
+                  "postgresql://postgres@127.0.0.1:%d/x?pass%%77ord=%s" % (port, CMD_PW),
+                  "postgresql://postgres@127.0.0.1:%d/x?sslpassword=%s&sslmode=disable" % (port, CMD_PW)]
+        self.pause_redis(4000)
+        procs = [self.spawn([harness.AETHERTOP, "list", "--timeout", "6", "--redis", self.url(),
+                             "--database", value], env) for value in values]
+        time.sleep(1.0)
+        for value, proc in zip(values, procs):
+            if proc.poll() is not None:
+                self.fail("aethertop should be waiting for the paused Redis; it exited %s: %r"
+                          % (proc.returncode, proc.communicate()[1][-2000:]))
+            with open("/proc/%d/cmdline" % proc.pid, "rb") as f:
+                cmdline = f.read()
+            self.assertNotIn(CMD_PW.encode(), cmdline, "password visible in /proc/PID/cmdline for %r" % value)
+            self.assertIn(b"127.0.0.1", cmdline, "only the password is hidden")
+        for value, proc in zip(values, procs):
+            proc.kill()
+            err = proc.communicate()[1].decode()
+            self.assertIn("DATABASE_URL", err, "no command-line warning for %r" % value)
+            self.assertNotIn(CMD_PW, err)
+        time.sleep(3.2)  # let the pause end for the next test
+
+    # ------------------------------------------------------------ memory given back
+
+    def freecheck(self, args, needles, env):
+        """Run the build without sanitizers with freecheck.c preloaded, looking
+        for the byte strings `needles`; returns (stdout, the findings)."""
+        lib = getattr(type(self), "freecheck_lib", None)
+        if lib is None:
+            cc = shutil.which("cc") or shutil.which("gcc")
+            self.assertIsNotNone(cc, "no C compiler for freecheck.c")
+            lib = os.path.join(self.tmp, "freecheck.so")
+            subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", lib,
+                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "freecheck.c"), "-ldl"],
+                           check=True, capture_output=True, timeout=120)
+            type(self).freecheck_lib = lib
+        report = os.path.join(self.tmp, "freecheck-%s.txt" % self._testMethodName)
+        if os.path.exists(report):
+            os.remove(report)
+        env = dict(env, LD_PRELOAD=lib, FREECHECK_REPORT=report,
+                   FREECHECK_NEEDLES=",".join(n.hex() for n in needles))
+        rc, out, err = harness.run([test_valgrind.plain_binary()] + args, env=env, timeout=60)
+        self.assertEqual(rc, 0, "%s: %s" % (args, err))
+        found = ""
+        if os.path.exists(report):
+            with open(report, encoding="utf-8") as f:
+                found = f.read()
+        return out, found
+
+    def test_no_password_left_in_freed_memory(self):
+        env = self.ctx.env({"REDIS_URL": None, "HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp})
+        # the config file: its stdio buffer, the file's text, the URL kept
+        # for main; AUTH's command and the output buffer that sent it
+        config = os.path.join(self.tmp, "freecheck.ini")
+        with open(config, "w") as f:
+            f.write("[connection]\nredis = %s\n" % self.url())
+        os.chmod(config, 0o600)
+        out, found = self.freecheck(["list", "--json", "--config", config], [REDIS_PW.encode()], env)
+        self.assertEqual(found, "", "the Redis password stayed in memory given back to malloc")
+        self.assertEqual(json.loads(out)["status"], "ok")
+        # an env-file over 4 KiB (its read buffer grows) with a password at
+        # each end (the first is what a realloc leaves behind, the last what
+        # the stdio buffer keeps); an ACL user's AUTH
+        path = os.path.join(self.tmp, "freecheck.env")
+        with open(path, "w") as f:
+            f.write("REDIS_URL=%s\n" % self.url(user="oncall", pw=ACL_PW))
+            f.write("".join("# padding %04d %s\n" % (i, "." * 60) for i in range(120)))
+            f.write("# was REDIS_URL=%s\n" % self.url(user="oncall", pw=ACL_PW))
+        out, found = self.freecheck(["list", "--json", "--env-file", path], [ACL_PW.encode()], env)
+        self.assertEqual(found, "", "the Redis password stayed in memory given back to malloc")
+        self.assertEqual(json.loads(out)["status"], "ok")
+
+    def test_no_fernet_key_kept(self):
+        """Masking keys leaves no copy of the derived Fernet key in static
+        memory (a cache may keep a digest of it only) nor in freed memory."""
+        self.ctx.flushdb()
+        self.ctx.seed(users=3, affinities=6, api_keys=6)
+        key = harness.fernet_key()
+        out, found = self.freecheck(["list", "--json"], [key[:16], key[16:]],
+                                    self.ctx.env({"HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp}))
+        prefixes = [i["user_api_key_prefix"] for i in json.loads(out)["data"]["items"]]
+        self.assertTrue(any(p and "********" in p for p in prefixes), "no key was masked: %s" % out[:500])
+        self.assertEqual(found, "", "the derived Fernet key stayed in memory")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,9 @@ static void test_errors_name_the_line(void **state)
     expect_error("[connection]\nredis = http://x\n", "/etc/at/config:2: redis");
     expect_error("[connection]\nredis = redis://h:99999\n", "/etc/at/config:2: redis");
     expect_error("[connection]\ndatabase = mysql://x\n", "/etc/at/config:2: database: expected postgresql://");
+    /* the value quoted in the error hides a keyword string's password */
+    expect_error("[connection]\ndatabase = host=h password = KwSecret\n",
+                 "database: expected postgresql://user:password@host:port/dbname, got \"host=h password = ********\"");
     expect_error("[console]\ntheme = a\ntheme = b\n", "/etc/at/config:3: \"theme\" given twice in [console]");
     expect_error("[console]\ntheme =\n", "/etc/at/config:2: \"theme\" has no value");
     expect_error("[console\ntheme = a\n", "/etc/at/config:1: syntax error");
@@ -179,6 +182,15 @@ static void test_load(void **state)
     chmod(path, 0600);
     assert_int_equal(at_cfgfile_load(path, true, &c, err, sizeof err), 0);
     assert_string_equal(c.warning, "");
+    at_cfgfile_free(&c);
+    /* a password libpq finds under a percent-encoded keyword warns too */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[connection]\ndatabase = postgresql://u@h/db?pass%77ord=secret\n", f);
+    fclose(f);
+    chmod(path, 0644);
+    assert_int_equal(at_cfgfile_load(path, true, &c, err, sizeof err), 0);
+    assert_non_null(strstr(c.warning, "chmod 600"));
     at_cfgfile_free(&c);
     unlink(path);
     /* a directory is not a config file */

@@ -281,6 +281,24 @@ static void test_url_redact(void **state)
          "postgresql://u@db/a?password=***&sslmode=disable"},
         {"postgresql://u:p/" SECRET "@db/a", "postgresql://u:***@db/a"},
         {"host=x", "host=x"},
+        /* libpq percent-decodes query keywords too, and knows sslpassword */
+        {"postgresql://u@127.0.0.1:48432/db?pass%77ord=" SECRET,
+         "postgresql://u@127.0.0.1:48432/db?pass%77ord=***"},
+        {"postgresql://u@db/a?%70%61%73%73%77%6F%72%64=" SECRET "&sslmode=require",
+         "postgresql://u@db/a?%70%61%73%73%77%6F%72%64=***&sslmode=require"},
+        {"postgresql://u@db/a?sslmode=require&sslpassword=" SECRET,
+         "postgresql://u@db/a?sslmode=require&sslpassword=***"},
+        {"postgresql://u@db/a?ssl%70assword=" SECRET, "postgresql://u@db/a?ssl%70assword=***"},
+        /* libpq knows no '#': the value runs to the next '&' */
+        {"postgresql://u@db/a?password=x#" SECRET "&sslmode=disable",
+         "postgresql://u@db/a?password=***&sslmode=disable"},
+        {"postgresql://u@db/a?application_name=pass%77ord", "postgresql://u@db/a?application_name=pass%77ord"},
+        /* an '@' in the query is not the end of the credentials */
+        {"postgresql://u@db/a?password=" SECRET "&application_name=a@b",
+         "postgresql://u@db/a?password=***&application_name=a@b"},
+        {"postgresql://u:" SECRET "@db/a?application_name=a@b&password=" SECRET,
+         "postgresql://u:***@b&password=***"},
+        {"postgresql://u:pa?password=" SECRET "@db/a", "postgresql://u:***@db/a"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *r = at_url_redact(cases[i].in);
@@ -289,6 +307,55 @@ static void test_url_redact(void **state)
         free(r);
     }
     assert_null(at_url_redact(NULL));
+}
+
+/* What the argv scrub leaves of a connection string (malloc'd). */
+static char *scrubbed(const char *in, size_t *hidden)
+{
+    char *s = strdup(in);
+    assert_non_null(s);
+    *hidden = at_conninfo_scrub(s);
+    assert_int_equal(strlen(s), strlen(in)); /* overwritten in place */
+    assert_int_equal(at_conninfo_has_secret(in), *hidden > 0);
+    return s;
+}
+
+static void test_conninfo_scrub(void **state)
+{
+    (void)state;
+    struct {
+        const char *in, *want;
+        size_t hidden;
+    } cases[] = {
+        {"postgresql://u:" SECRET "@db/a", "postgresql://u:*************@db/a", 1},
+        {"postgresql://u@127.0.0.1:48432/db?pass%77ord=" SECRET,
+         "postgresql://u@127.0.0.1:48432/db?pass%77ord=*************", 1},
+        {"postgresql://u@db/a?sslpassword=" SECRET "&sslmode=require",
+         "postgresql://u@db/a?sslpassword=*************&sslmode=require", 1},
+        /* keyword form: blanks around '=', quotes, backslash escapes */
+        {"host=db password = " SECRET, "host=db password = *************", 1},
+        {"host=db password\t=\t" SECRET " dbname=x", "host=db password\t=\t************* dbname=x", 1},
+        {"password='a\\'" SECRET "' host=db", "password='****************' host=db", 1},
+        {"password=a\\ " SECRET " host=db", "password=**************** host=db", 1},
+        {"host=db sslpassword='" SECRET "'", "host=db sslpassword='*************'", 1},
+        /* what libpq would reject: the rest is hidden when it names a password */
+        {"host=db password='" SECRET, "host=db ***********************", 1},
+        {"host=db password " SECRET, "host=db **********************", 1},
+        /* nothing secret: untouched */
+        {"host=db dbname=password", "host=db dbname=password", 0},
+        {"postgresql://u@db/a?sslmode=require", "postgresql://u@db/a?sslmode=require", 0},
+        {"host=db password=", "host=db password=", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t hidden;
+        char *s = scrubbed(cases[i].in, &hidden);
+        if (strcmp(s, cases[i].want) != 0 || hidden != cases[i].hidden)
+            fail_msg("case %zu: \"%s\" -> \"%s\" (%zu hidden), want \"%s\" (%zu)", i, cases[i].in, s,
+                     hidden, cases[i].want, cases[i].hidden);
+        free(s);
+    }
+    assert_int_equal(at_conninfo_scrub(NULL), 0);
+    assert_false(at_conninfo_has_secret(NULL));
 }
 
 /* ------------------------------------------------------------ .env */
@@ -664,28 +731,54 @@ static void test_resolve_database_url(void **state)
     at_config_free(&cfg);
 
     /* invalid values: libpq's message, naming the setting, no password */
-    const char *bad[] = {
-        "postgresql://gw:" SECRET "@db/aether?nosuchoption=1",
-        "postgresql://gw:%zz" SECRET "@db/aether",
-        "postgresql://gw:" SECRET "@[::1/aether",
-        "host=db nosuchoption=1",
-        "host=db password=" SECRET " stray",
-        "mysql://gw:" SECRET "@db/aether",
+    struct {
+        const char *url, *phrase;
+    } bad[] = {
+        {"postgresql://gw:" SECRET "@db/aether?nosuchoption=1", ""},
+        {"postgresql://gw:%zz" SECRET "@db/aether", ""},
+        {"postgresql://gw:" SECRET "@[::1/aether", ""},
+        {"host=db nosuchoption=1", ""},
+        {"host=db password=" SECRET " stray", ""},
+        {"mysql://gw:" SECRET "@db/aether", ""},
+        /* libpq's message about a bad query value must not quote it */
+        {"postgresql://u@127.0.0.1:48432/db?pass%77ord=" SECRET "%ZZ", ""},
+        {"postgresql://u@db/a?sslpassword=" SECRET "%ZZ", ""},
+        {"postgresql://u@[::1/db?pass%77ord=" SECRET, ""},
+        /* two '@' before the host: libpq would take the password's tail for
+         * the host (and quote it); refused, naming %40 */
+        {"postgresql://app:Pa@" SECRET "@127.0.0.1:48432/db", "%40"},
+        {"postgres://app:Pa@" SECRET "@127.0.0.1?sslmode=disable", "%40"},
+        {"postgresql+psycopg2://@" SECRET "@h/db", "%40"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         env_clear();
-        env_set("DATABASE_URL", bad[i]);
+        env_set("DATABASE_URL", bad[i].url);
         if (at_config_resolve(&cfg, NULL, fake_getenv, err, sizeof err) != -1)
             fail_msg("accepted bad DATABASE_URL #%zu", i);
         assert_true(strncmp(err, "DATABASE_URL: ", 14) == 0);
         assert_true(strlen(err) > 20);
         assert_one_line_no_secret(err);
+        assert_non_null(strstr(err, bad[i].phrase));
         assert_null(cfg.pg_conninfo);
     }
     env_clear();
     env_set("DATABASE_URL", "host=db nosuchoption=1");
     assert_int_equal(at_config_resolve(&cfg, NULL, fake_getenv, err, sizeof err), -1);
     assert_string_equal(err, "DATABASE_URL: invalid connection option \"nosuchoption\"");
+
+    /* a percent-encoded secret keyword is hidden in the display too */
+    env_clear();
+    env_set("DATABASE_URL", "postgresql://u@127.0.0.1:48432/db?pass%77ord=" SECRET "&ssl%70assword=" SECRET);
+    assert_int_equal(at_config_resolve(&cfg, NULL, fake_getenv, err, sizeof err), 0);
+    assert_string_equal(cfg.pg_display, "postgresql://u@127.0.0.1:48432/db?pass%77ord=***&ssl%70assword=***");
+    at_config_free(&cfg);
+
+    /* an '@' after the path is not part of the credentials */
+    env_clear();
+    env_set("DATABASE_URL", "postgresql://u:" SECRET "@db/aether?application_name=a@b");
+    assert_int_equal(at_config_resolve(&cfg, NULL, fake_getenv, err, sizeof err), 0);
+    assert_null(strstr(cfg.pg_display, SECRET));
+    at_config_free(&cfg);
 
     flags = (at_config_flags){.database_url = ""};
     assert_int_equal(at_config_resolve(&cfg, &flags, fake_getenv, err, sizeof err), -1);
@@ -697,6 +790,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redis_url_good),     cmocka_unit_test(test_redis_url_bad),
         cmocka_unit_test(test_sentinel_hosts),     cmocka_unit_test(test_url_redact),
+        cmocka_unit_test(test_conninfo_scrub),
         cmocka_unit_test(test_envfile_parse),      cmocka_unit_test(test_envfile_errors),
         cmocka_unit_test(test_envfile_load),       cmocka_unit_test(test_resolve_defaults),
         cmocka_unit_test(test_resolve_precedence), cmocka_unit_test(test_resolve_redis_modes),

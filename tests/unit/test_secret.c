@@ -398,6 +398,34 @@ static void test_pbkdf2_matches_openssl(void **state)
     }
 }
 
+/* The digest a cache keeps instead of the key: SHA-256 of signing || aes,
+ * different for different keys. */
+static void test_key_digest(void **state)
+{
+    (void)state;
+    at_fernet_key k1, k2;
+    assert_int_equal(at_fernet_key_derive("first", &k1), 0);
+    assert_int_equal(at_fernet_key_derive("second", &k2), 0);
+    unsigned char raw[32], want[32];
+    memcpy(raw, k1.signing, 16);
+    memcpy(raw + 16, k1.aes, 16);
+    assert_true(EVP_Digest(raw, sizeof raw, want, NULL, EVP_sha256(), NULL));
+    uint8_t d1[32], d2[32];
+    at_fernet_key_digest(&k1, d1);
+    at_fernet_key_digest(&k2, d2);
+    assert_memory_equal(d1, want, 32);
+    assert_memory_not_equal(d1, d2, 32);
+    assert_memory_not_equal(d1, raw, 32);
+    at_fernet_key_wipe(&k1);
+    at_fernet_key_wipe(&k2);
+    /* the wipe-then-free helper takes NULL */
+    at_wipe_free(NULL, 10);
+    char *p = malloc(8);
+    assert_non_null(p);
+    memcpy(p, "secret!", 8);
+    at_wipe_free(p, 8);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -410,6 +438,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_derive_paths),
         cmocka_unit_test(test_roundtrip_and_tamper),
         cmocka_unit_test(test_pbkdf2_matches_openssl),
+        cmocka_unit_test(test_key_digest),
     };
     return cmocka_run_group_tests(tests, load_vectors, free_vectors);
 }
