@@ -11,8 +11,8 @@
 #include "aethertop/audit.h"
 #include "aethertop/redis.h"
 
-#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +94,9 @@ static char *key_name(const char *fmt, ...)
 
 /* ---- interruption ----------------------------------------------------------- */
 
-static volatile sig_atomic_t interrupted;
+/* set from a signal handler, possibly on another thread than the clear's
+ * (the console): a lock-free atomic */
+static atomic_int interrupted;
 
 void at_clear_interrupt(void)
 {

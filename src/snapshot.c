@@ -37,6 +37,7 @@ typedef struct {
     at_snapshot *s;
     enricher *enrich;
     const at_snapshot_opts *opts;
+    bool cancelled;
 } walk_ctx;
 
 static int collect(void *vctx, size_t n, const char *const *keys, const size_t *klens,
@@ -44,6 +45,10 @@ static int collect(void *vctx, size_t n, const char *const *keys, const size_t *
 {
     walk_ctx *w = vctx;
     at_snapshot *s = w->s;
+    if (w->opts && w->opts->cancel && atomic_load(w->opts->cancel)) {
+        w->cancelled = true;
+        return 1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (s->n_rows == s->rows_cap) {
             size_t cap = s->rows_cap ? s->rows_cap * 2 : 1024;
@@ -533,8 +538,9 @@ at_snapshot *at_snapshot_build(at_redis *r, at_pg *pg, const at_fernet_key *key,
     if (dbs) freeReplyObject(dbs);
     at_walk_opts wo = {.values = true, .count = keys >= 0 && keys <= 100000 ? 5000 : 1000,
                        .pause_us = opts ? opts->pause_us : 0};
-    if (at_redis_walk(r, &wo, collect, &w) < 0) {
-        snprintf(err, errlen, "Redis %s: %s", at_redis_describe(r), at_redis_error(r));
+    if (at_redis_walk(r, &wo, collect, &w) < 0 || w.cancelled) {
+        if (w.cancelled) snprintf(err, errlen, "cancelled");
+        else snprintf(err, errlen, "Redis %s: %s", at_redis_describe(r), at_redis_error(r));
         enricher_abandon(&en);
         enricher_free(&en);
         at_snapshot_free(s);

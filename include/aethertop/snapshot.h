@@ -6,6 +6,7 @@
 #ifndef AETHERTOP_SNAPSHOT_H
 #define AETHERTOP_SNAPSHOT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,9 @@ typedef struct {
      * ids only). */
     struct at_pg *(*get_pg)(void *ctx, bool wait);
     void *get_pg_ctx;
+    /* Set (by another thread): stop between batches; the build returns
+     * NULL with err "cancelled". */
+    const atomic_bool *cancel;
 } at_snapshot_opts;
 
 /* Build a snapshot. pg may be NULL (raw ids only). Returns NULL on a Redis

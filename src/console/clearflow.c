@@ -40,11 +40,12 @@ void con_clear_confirmed(con_app *app)
     char label[384];
     snprintf(label, sizeof label, "%s", j->clear.label);
     con_worker_post(app->worker, j);
+    app->clears_in_flight++;
     con_dialog_close(app);
     con_message(app, false, _("Clearing %s ..."), label);
 }
 
-static void report(con_app *app, con_job *j)
+bool con_clear_report_text(const con_job *j, char *out, size_t outlen)
 {
     const at_clear_result *r = &j->result;
     char n[32];
@@ -63,19 +64,27 @@ static void report(con_app *app, con_job *j)
             con_fmt_int(r->unreadable, u, sizeof u);
             snprintf(extra + l, sizeof extra - l, _("; %s unreadable records of these keys were skipped"), u);
         }
-        con_message(app, false, ngettext("Cleared %s key: %s%s", "Cleared %s keys: %s%s", (unsigned long)r->deleted), n,
-                    j->clear.label, extra);
-        break;
+        snprintf(out, outlen, ngettext("Cleared %s key: %s%s", "Cleared %s keys: %s%s", (unsigned long)r->deleted), n,
+                 j->clear.label, extra);
+        return false;
     }
     case AT_CLEAR_NOT_FOUND:
-        con_message(app, false, _("Nothing deleted: %s no longer exists (or now points elsewhere)."), j->clear.label);
-        break;
+        snprintf(out, outlen, _("Nothing deleted: %s no longer exists (or now points elsewhere)."), j->clear.label);
+        return false;
     case AT_CLEAR_REFUSED:
     case AT_CLEAR_FAILED:
     case AT_CLEAR_INTERRUPTED:
-        con_message(app, true, _("Clear failed: %s"), j->err[0] ? j->err : _("unknown error"));
         break;
     }
+    snprintf(out, outlen, _("Clear failed: %s"), j->err[0] ? j->err : _("unknown error"));
+    return true;
+}
+
+static void report(con_app *app, con_job *j)
+{
+    char text[1024];
+    bool error = con_clear_report_text(j, text, sizeof text);
+    con_message(app, error, "%s", text);
 }
 
 bool con_clear_job_done(con_app *app, con_job *j)
@@ -95,6 +104,7 @@ bool con_clear_job_done(con_app *app, con_job *j)
         return true;
     }
     if (j->kind == CON_JOB_CLEAR) {
+        if (app->clears_in_flight > 0) app->clears_in_flight--;
         report(app, j);
         return true;
     }

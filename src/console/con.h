@@ -84,6 +84,7 @@ struct con_app {
     const at_config *cfg;
     con_worker *worker;
     int wake[2];
+    int clears_in_flight;     /* confirmed, outcome not shown yet */
     con_snap *snap;           /* the snapshot drawn (a reference) */
     unsigned long gen;
     con_worker_status st;
@@ -170,6 +171,8 @@ void con_sort_menu_open(con_app *app);
 void con_clear_ask(con_app *app, con_clear *c, const char *title);
 void con_clear_confirmed(con_app *app);
 bool con_clear_job_done(con_app *app, con_job *j);
+/* A finished clear's outcome in one line; true when it is an error. */
+bool con_clear_report_text(const con_job *j, char *out, size_t outlen);
 
 /* command.c */
 void con_command_run(con_app *app, const char *text);

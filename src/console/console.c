@@ -8,6 +8,7 @@
 
 #include "aethertop/cells.h"
 #include "aethertop/console.h"
+#include "aethertop/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,14 +21,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_quit_signal;
+static int g_wake_fd = -1;            /* the wake pipe: a signal ends poll at once */
+static struct termios g_tty;          /* the terminal as we found it */
+static bool g_have_tty;
 
+/* INT, TERM, HUP, QUIT: quit. A clear in flight stops before its next batch
+ * and confirmed clears still queued are dropped (q, by contrast, lets them
+ * run). Only async-signal-safe calls here. */
 static void on_quit_signal(int sig)
 {
     g_quit_signal = sig;
+    con_worker_interrupt();
+    if (g_wake_fd >= 0) {
+        int saved = errno;
+        ssize_t rc = write(g_wake_fd, "s", 1);
+        (void)rc;
+        errno = saved;
+    }
+}
+
+/* abort() (out of memory, a failed check): give the terminal back as best a
+ * signal handler can (tcsetattr and write are async-signal-safe), then die
+ * of the same signal. */
+static void on_fatal_signal(int sig)
+{
+    static const char restore[] = "\033[?1049l\033[?25h\033[0m\r\n";
+    if (g_have_tty) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+    ssize_t rc = write(STDOUT_FILENO, restore, sizeof restore - 1);
+    (void)rc;
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static double clock_s(clockid_t id)
@@ -366,7 +394,23 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = on_fatal_signal;
+    sigaction(SIGABRT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* After endwin, while the worker finishes: each clear's outcome on stderr
+ * (the screen that would have shown it is gone). */
+static void report_after_quit(con_job *j, void *ctx)
+{
+    (void)ctx;
+    if (j->kind != CON_JOB_CLEAR) return;
+    char text[1024];
+    con_clear_report_text(j, text, sizeof text);
+    char *safe = at_text_sanitize(text);
+    fprintf(stderr, "aethertop: %s\n", safe ? safe : "");
+    free(safe);
 }
 
 int at_console_run(const at_config *cfg, const at_console_opts *opts)
@@ -404,6 +448,7 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
         free(app);
         return 1;
     }
+    g_have_tty = tcgetattr(STDIN_FILENO, &g_tty) == 0;
     SCREEN *scr = newterm(NULL, stdout, stdin);
     if (!scr) {
         fprintf(stderr, _("aethertop: cannot use terminal type \"%s\"\n"), getenv("TERM") ? getenv("TERM") : "(unset)");
@@ -414,6 +459,7 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
         return 2;
     }
     set_term(scr);
+    g_wake_fd = app->wake[1];
     install_signals();
     cbreak();
     noecho();
@@ -504,11 +550,19 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
         if (empty_reads > 100) break;
     }
 
-    /* give the terminal back first: joining the worker can wait for a
-       command in flight (bounded by the timeout) */
+    /* give the terminal back first: joining the worker waits for the clears
+       the user confirmed (and for a command in flight, bounded by the
+       timeout) */
     endwin();
-    if (app->worker) con_worker_stop(app->worker);
+    if (app->clears_in_flight == 1 && !g_quit_signal)
+        fprintf(stderr, "%s\n", _("aethertop: finishing the confirmed clear first (Ctrl-C stops it between batches)"));
+    else if (app->clears_in_flight > 1 && !g_quit_signal)
+        fprintf(stderr, _("aethertop: finishing %d confirmed clears first (Ctrl-C stops them between batches)\n"),
+                app->clears_in_flight);
+    if (app->worker) con_worker_stop(app->worker, report_after_quit, app);
     else fprintf(stderr, "%s\n", _("aethertop: cannot start the refresh thread"));
+    g_wake_fd = -1;
+    if (g_quit_signal && status == 0) status = 128 + g_quit_signal;
     delscreen(scr);
     for (int i = 0; i < VIEW__COUNT; i++)
         if (app->views[i] && app->views[i]->destroy) app->views[i]->destroy(app->views[i]);

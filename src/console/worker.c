@@ -28,6 +28,9 @@
 #define BACKOFF_MAX_S 10.0
 #define HEAP_PRIME_BYTES (4u << 20)
 
+/* con_worker_interrupt(): confirmed clears still queued at quit are dropped */
+static atomic_bool g_stop_clears;
+
 struct con_worker {
     const at_config *cfg;
     pthread_t thread;
@@ -37,6 +40,7 @@ struct con_worker {
 
     /* shared, under mu */
     bool quit, force, paused, want_mappings, mappings_now;
+    atomic_bool cancel;          /* quitting: a refresh stops between batches */
     bool want_hits, want_ttl, hits_now, ttl_now;
     double interval_s;
     at_sort sort;
@@ -408,11 +412,15 @@ static void build_insight(con_worker *w, bool forced)
     if (ttl) build_ttl(w);
 }
 
+static void derive_key_now(con_worker *w)
+{
+    w->have_key = at_fernet_key_derive(w->cfg->encryption_key, &w->fkey) >= 0;
+}
+
 static void *derive_key(void *arg)
 {
-    con_worker *w = arg;
     block_signals();
-    w->have_key = at_fernet_key_derive(w->cfg->encryption_key, &w->fkey) >= 0;
+    derive_key_now(arg);
     return NULL;
 }
 
@@ -463,9 +471,10 @@ static void refresh(con_worker *w)
      * is still being opened meanwhile */
     at_snapshot_opts opts = {.pause_us = at_refresh_pacer_pause_us(&w->pacer), .want_info = true,
                              .get_key = get_key, .get_key_ctx = w,
-                             .get_pg = get_pg, .get_pg_ctx = w};
+                             .get_pg = get_pg, .get_pg_ctx = w, .cancel = &w->cancel};
     at_snapshot *s = at_snapshot_build(r, NULL, NULL, &opts, err, sizeof err);
     at_pg *pg = w->pg;
+    if (!s && atomic_load(&w->cancel)) return; /* quitting */
     if (!s) {
         set_status_error(w, true, err[0] ? err : "Redis: refresh failed");
         refresh_failed(w);
@@ -706,8 +715,29 @@ static void *worker_main(void *arg)
             pthread_cond_timedwait(&w->cond, &w->mu, &ts);
         }
     }
+    /* quitting: the clears the user confirmed still run, each audited,
+     * unless a signal said stop; anything else queued is dropped */
+    while (w->jobs && !atomic_load(&g_stop_clears)) {
+        con_job *j = w->jobs;
+        w->jobs = j->next;
+        if (!w->jobs) w->jobs_tail = NULL;
+        if (j->kind != CON_JOB_CLEAR) {
+            con_job_free(j);
+            continue;
+        }
+        pthread_mutex_unlock(&w->mu);
+        run_job(w, j);
+        push_done(w, j);
+        pthread_mutex_lock(&w->mu);
+    }
     pthread_mutex_unlock(&w->mu);
     return NULL;
+}
+
+void con_worker_interrupt(void)
+{
+    atomic_store(&g_stop_clears, true);
+    at_clear_interrupt();
 }
 
 con_worker *con_worker_start(const at_config *cfg, double interval_s, int wake_fd)
@@ -730,10 +760,16 @@ con_worker *con_worker_start(const at_config *cfg, double interval_s, int wake_f
     pthread_condattr_destroy(&ca);
     at_refresh_pacer_init(&w->pacer, interval_s);
     w->status.effective_interval_s = interval_s;
+    /* the threads start with every signal blocked (the UI thread's own) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     w->key_thread_running = pthread_create(&w->key_thread, NULL, derive_key, w) == 0;
-    if (!w->key_thread_running) derive_key(w);
     w->pg_thread_running = pthread_create(&w->pg_thread, NULL, open_pg_early, w) == 0;
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    int started = pthread_create(&w->thread, NULL, worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!w->key_thread_running) derive_key_now(w);
+    if (started != 0) {
         wait_for_key(w);
         if (w->pg_thread_running) pthread_join(w->pg_thread, NULL);
         if (w->pg_opened) at_pg_close(w->pg_opened);
@@ -745,17 +781,24 @@ con_worker *con_worker_start(const at_config *cfg, double interval_s, int wake_f
     return w;
 }
 
-void con_worker_stop(con_worker *w)
+void con_worker_stop(con_worker *w, void (*on_done)(con_job *j, void *ctx), void *ctx)
 {
     if (!w) return;
     pthread_mutex_lock(&w->mu);
     w->quit = true;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
-    /* an in-flight command is bounded by the timeout */
+    atomic_store(&w->cancel, true);
+    /* a refresh stops at its next batch; a clear runs to its end (or to its
+     * next batch after con_worker_interrupt); a command is bounded by the
+     * timeout */
     pthread_join(w->thread, NULL);
     for (con_job *j = w->jobs, *n; j; j = n) { n = j->next; con_job_free(j); }
-    for (con_job *j = w->done, *n; j; j = n) { n = j->next; con_job_free(j); }
+    for (con_job *j = w->done, *n; j; j = n) {
+        n = j->next;
+        if (on_done) on_done(j, ctx);
+        con_job_free(j);
+    }
     con_snap_unref(w->published);
     con_snap_unref(w->prev);
     if (w->redis) at_redis_close(w->redis);

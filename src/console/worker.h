@@ -111,7 +111,13 @@ typedef struct con_worker con_worker;
 
 /* Start the thread; it writes a byte to wake_fd whenever there is news. */
 con_worker *con_worker_start(const at_config *cfg, double interval_s, int wake_fd);
-void con_worker_stop(con_worker *w);
+/* Quit: the refresh in flight stops at its next batch, clears the user
+ * confirmed still run (queued ones too), then the thread is joined;
+ * on_done (may be NULL) sees each finished job not yet taken. */
+void con_worker_stop(con_worker *w, void (*on_done)(con_job *j, void *ctx), void *ctx);
+/* From a signal handler (async-signal-safe): the clear in flight stops
+ * before its next batch and queued clears are dropped. */
+void con_worker_interrupt(void);
 
 /* The newest snapshot (a new reference) when its generation differs from
  * *gen (updated), else NULL. */

@@ -154,6 +154,21 @@ class ClearTest(tcs.ConsoleTest):
         self.assert_gone_exactly(targets)
         c.quit(self)
 
+    def test_quit_right_after_confirming(self):
+        """y and q in one go: the confirmed clear is not dropped. It runs (or
+        finishes) before the console exits, its outcome is printed on stderr
+        (the screen is gone) and audited."""
+        c = self.start()
+        self.select_api_key(c, K_MAIN, 3)
+        c.keys("d")
+        c.wait("Delete 1 key from Redis")
+        c.keys("y", "q")
+        s = c.wait("[exited", timeout=20)
+        self.assertIn("[exited 0]", s)
+        self.assertIn("Cleared 1 key: the affinity of alice / main-key", c.stderr())
+        self.assert_gone_exactly([self.fx.affinity_key(AFFINITIES[0])])
+        self.assertEqual([r["outcome"] for r in self.audit_lines(c)], ["done"])
+
     def test_clear_all_double_confirmation(self):
         c = self.start()
         n = len([k for k in self.before if k.startswith(CACHE)])

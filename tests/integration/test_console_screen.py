@@ -428,6 +428,21 @@ class ScreenTest(ConsoleTest):
         self.assertIn("rows 1–%d of %d" % (ALICE_ROWS, ALICE_ROWS), c.position())
         c.quit(self)
 
+    def test_quit_signals(self):
+        """TERM quits with status 143; QUIT (Ctrl-\\) quits too and gives the
+        terminal back: no alternate screen, cursor shown."""
+        for sig, status in ((signal.SIGTERM, 143), (signal.SIGQUIT, 131)):
+            c = self.start()
+            pid = c.program_pid()
+            self.assertTrue(pid)
+            os.kill(pid, sig)
+            s = c.wait("[exited", timeout=20)
+            self.assertIn("[exited %d]" % status, s)
+            flags = c.tmux("display-message", "-p", "-t", "t", "#{alternate_on} #{cursor_flag}").split()
+            self.assertEqual(flags, ["0", "1"], "alternate screen, cursor after %s" % sig)
+            self.assertNoSanitizerReport(c.stderr(), "the console after %s" % sig)
+            c.close()
+
     def test_sort_change(self):
         c = self.start()
         c.keys("s")                                     # the sort menu

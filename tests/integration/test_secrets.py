@@ -202,7 +202,7 @@ class SecretsTest(harness.IntegrationTest):
             text = f.read()
         for pw in ALL_PW:
             self.assertNotIn(pw, text)
-        lines = [json.loads(line) for line in text.splitlines()]
+        lines = harness.audit_records(text)
         self.assertEqual(len(lines), 2)
         self.assertEqual(lines[0]["redis"], "127.0.0.1:%d/0" % self.srv.port)
         self.assertEqual(lines[0]["ssh_connection"], "10.0.0.1 5555 10.0.0.2 22")
