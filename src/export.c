@@ -54,6 +54,24 @@ void at_csv_field(char **buf, size_t *len, size_t *cap, const char *field)
     put(buf, len, cap, "\"", 1);
 }
 
+void at_csv_text_field(char **buf, size_t *len, size_t *cap, const char *text)
+{
+    /* a spreadsheet runs a cell that starts with = + - @ (or a tab or CR
+     * before one) as a formula, quoted or not; these texts come from the
+     * gateway's users: a leading ' keeps them text */
+    if (text && *text && strchr("=+-@\t\r", *text)) {
+        size_t n = strlen(text);
+        char *t = malloc(n + 2);
+        if (!t) abort();
+        t[0] = '\'';
+        memcpy(t + 1, text, n + 1);
+        at_csv_field(buf, len, cap, t);
+        free(t);
+        return;
+    }
+    at_csv_field(buf, len, cap, text);
+}
+
 /* The text of one JSON value as a CSV cell: null -> empty, booleans as
  * true/false, whole numbers without a fraction, others in their shortest
  * round-trip form. */
@@ -125,13 +143,10 @@ int at_export_csv(FILE *f, const at_snapshot *s, const at_selection *sel, size_t
             const char *text;
             cell_of(c, num, sizeof num, &text);
             if (!first) put(&buf, &len, &cap, ",", 1);
-            if (terminal) {
-                char *safe = at_text_sanitize(text);
-                at_csv_field(&buf, &len, &cap, safe);
-                free(safe);
-            } else {
-                at_csv_field(&buf, &len, &cap, text);
-            }
+            char *safe = terminal ? at_text_sanitize(text) : NULL;
+            if (cJSON_IsString(c)) at_csv_text_field(&buf, &len, &cap, safe ? safe : text);
+            else at_csv_field(&buf, &len, &cap, safe ? safe : text);
+            free(safe);
         }
         put(&buf, &len, &cap, "\r\n", 2);
         cJSON_Delete(o);

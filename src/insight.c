@@ -86,7 +86,8 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
     /* aggregate the window's rows alone (one range scan on ix_usage_created_at),
      * then look up names for the few hundred groups, not for every row; a
      * provider's name comes from `providers`, except for the rows of deleted
-     * providers (provider_id set NULL), which keep only their own copy */
+     * providers (provider_id set NULL), which keep only their own copy: they
+     * are grouped by that name, one row per deleted provider */
     static const char sql[] =
         "SELECT a.g, COALESCE(a.provider_id, ''), COALESCE(a.model, ''), COALESCE(a.user_id, ''), "
         "       COALESCE(NULLIF(p.display_name, ''), p.name, a.deleted_provider_name, a.provider_id), us.username, "
@@ -94,7 +95,7 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
         "FROM (SELECT CASE WHEN GROUPING(u.provider_id) = 0 THEN 1 WHEN GROUPING(u.model) = 0 THEN 2 "
         "                  WHEN GROUPING(u.user_id) = 0 THEN 3 ELSE 0 END AS g, "
         "             u.provider_id, u.model, u.user_id, "
-        "             max(u.provider COLLATE \"C\") FILTER (WHERE u.provider_id IS NULL) AS deleted_provider_name, "
+        "             (CASE WHEN u.provider_id IS NULL THEN u.provider END) AS deleted_provider_name, "
         "             count(*) AS requests, count(*) FILTER (WHERE u.cache_read_input_tokens > 0) AS cached, "
         "             COALESCE(sum(u.input_tokens), 0) AS input, "
         "             COALESCE(sum(u.cache_read_input_tokens), 0) AS cache_read, "
@@ -103,10 +104,11 @@ int at_hits_build(at_pg *pg, long window_s, at_hits_report *out, char *err, size
         "      FROM usage u "
         "      WHERE u.created_at >= now() - make_interval(secs => $1::double precision) "
         "        AND u.status = 'completed' "
-        "      GROUP BY GROUPING SETS ((u.provider_id), (u.model), (u.user_id), ())) a "
+        "      GROUP BY GROUPING SETS ((u.provider_id, (CASE WHEN u.provider_id IS NULL THEN u.provider END)), "
+        "                              (u.model), (u.user_id), ())) a "
         "LEFT JOIN providers p ON p.id = a.provider_id "
         "LEFT JOIN users us ON us.id = a.user_id "
-        "ORDER BY 1, 7 DESC, 2, 3, 4";
+        "ORDER BY 1, 7 DESC, 2, 3, 4, 5";
     PGresult *res = timed_query(pg, sql, (double)window_s, &out->query_ms, err, errlen);
     if (!res) return -1;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -218,7 +220,7 @@ int at_ttl_advice_build(at_pg *pg, double hours, at_ttl_advice *out, char *err, 
         "FROM (SELECT user_id, string_agg(float8send(date_part('epoch', created_at)), ''::bytea) AS times "
         "      FROM usage "
         "      WHERE created_at >= now() - make_interval(secs => $1::double precision * 3600) "
-        "        AND user_id IS NOT NULL "
+        "        AND user_id IS NOT NULL AND status = 'completed' "
         "      GROUP BY user_id HAVING count(*) >= 3) a "
         "LEFT JOIN users us ON us.id = a.user_id";
     double t0 = mono_ms();

@@ -24,6 +24,9 @@ at_export_format at_export_format_for(const char *path);
 /* Append one CSV field to a growing buffer (*buf, *len, *cap), quoted per
  * RFC 4180 when needed. */
 void at_csv_field(char **buf, size_t *len, size_t *cap, const char *field);
+/* A text cell: as at_csv_field, with a leading ' when it starts with
+ * = + - @ (or tab, CR), so a spreadsheet never runs it as a formula. */
+void at_csv_text_field(char **buf, size_t *len, size_t *cap, const char *text);
 
 /* Rows sel[from .. from+count) of s. terminal: the text goes to a
  * terminal, so control characters from the data are shown as visible

@@ -122,7 +122,9 @@ static merged *merge(con_app *app, int list, size_t *n)
         m[k].label = label_of(&r60[i]);
         m[k].w60 = &r60[i];
         for (size_t j = 0; j < n5; j++)
-            if (!used[j] && strcmp(r5[j].id ? r5[j].id : "", r60[i].id ? r60[i].id : "") == 0) {
+            /* by id, and by name too: deleted providers all have the empty id */
+            if (!used[j] && strcmp(r5[j].id ? r5[j].id : "", r60[i].id ? r60[i].id : "") == 0 &&
+                strcmp(label_of(&r5[j]), label_of(&r60[i])) == 0) {
                 m[k].w5 = &r5[j];
                 used[j] = true;
                 break;

@@ -238,18 +238,43 @@ class CliInsight(harness.IntegrationTest):
         rec = {u["user_id"]: u["recommended_ttl_minutes"] for u in data["users"]}
         self.assertEqual(rec, {U_ALICE: 5, U_CAROL: 30})
 
+    def test_ttl_advice_counts_completed_requests_only(self):
+        """As the gateway's analysis: failed or pending requests are not
+        requests a cache could serve; bob's 2 completed + 3 failed requests
+        do not make him a user with intervals to judge."""
+        self.ctx.psql("INSERT INTO usage (user_id, request_id, provider, model, provider_id, input_tokens, "
+                      "cache_read_input_tokens, created_at, status) VALUES "
+                      + ", ".join("(%s, 'req-issue6-failed-%d', 'openai-proxy', 'gpt-4o', NULL, 1, 0, "
+                                  "now() - make_interval(secs => %d), '%s')"
+                                  % (harness.sql_literal(fixture.U_BOB), i, 200 + 30 * i, st)
+                                  for i, st in enumerate(("failed", "failed", "pending"))))
+        self.addCleanup(self.ctx.psql, "DELETE FROM usage WHERE request_id LIKE 'req-issue6-failed-%'")
+        _, out, _ = self.run_at(["ttl-advice", "--json"])
+        data = json.loads(out)["data"]
+        rec = {u["user_id"]: u["recommended_ttl_minutes"] for u in data["users"]}
+        self.assertEqual(rec, {U_ALICE: 5, U_CAROL: 30})
+
     def test_hits_deleted_provider_keeps_its_name(self):
         """Usage rows of a deleted provider (provider_id set NULL) are one
         group labelled with the name the rows kept; live providers get their
         display name from `providers`."""
         self.ctx.psql("INSERT INTO usage (user_id, request_id, provider, model, provider_id, input_tokens, "
-                      "cache_read_input_tokens, created_at, status) VALUES (%s, 'req-issue6-retired', "
-                      "'retired-provider', 'old-model', NULL, 10, 30, now() - interval '1 minute', 'completed')"
-                      % harness.sql_literal(U_ALICE))
+                      "cache_read_input_tokens, created_at, status) VALUES "
+                      "(%(u)s, 'req-issue6-retired', 'retired-provider', 'old-model', NULL, 10, 30, "
+                      " now() - interval '1 minute', 'completed'), "
+                      "(%(u)s, 'req-issue6-retired-2a', 'retired-two', 'old-model', NULL, 10, 0, "
+                      " now() - interval '1 minute', 'completed'), "
+                      "(%(u)s, 'req-issue6-retired-2b', 'retired-two', 'old-model', NULL, 10, 0, "
+                      " now() - interval '2 minutes', 'completed')"
+                      % {"u": harness.sql_literal(U_ALICE)})
+        self.addCleanup(self.ctx.psql, "DELETE FROM usage WHERE request_id LIKE 'req-issue6-retired%'")
         _, out, _ = self.run_at(["hits", "--window", "5m", "--json"])
-        rows = {r["provider_id"]: r for r in json.loads(out)["windows"][0]["by_provider"]}
-        self.assertEqual(rows[""]["provider_name"], "retired-provider")
-        self.assertEqual((rows[""]["requests"], rows[""]["cache_read_tokens"]), (1, 30))
+        by_provider = json.loads(out)["windows"][0]["by_provider"]
+        # each deleted provider its own row: the one without cache reads must show
+        deleted = {r["provider_name"]: (r["requests"], r["cache_read_tokens"])
+                   for r in by_provider if r["provider_id"] == ""}
+        self.assertEqual(deleted, {"retired-provider": (1, 30), "retired-two": (2, 0)})
+        rows = {r["provider_id"]: r for r in by_provider}
         names = {r["id"]: r["display_name"] or r["name"]
                  for r in self.ctx.query("SELECT id, name, display_name FROM providers")}
         for pid, row in rows.items():

@@ -37,6 +37,30 @@ static void check_field(const char *in, const char *want)
     free(got);
 }
 
+static void check_text(const char *in, const char *want)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    at_csv_text_field(&buf, &len, &cap, in);
+    assert_string_equal(buf ? buf : "", want);
+    free(buf);
+}
+
+/* Texts from the gateway's users never become spreadsheet formulas. */
+static void test_formula_texts(void **state)
+{
+    (void)state;
+    check_text("=1+1", "'=1+1");
+    check_text("+A", "'+A");
+    check_text("-5", "'-5");
+    check_text("@SUM(1+1)", "'@SUM(1+1)");
+    check_text("\t=x", "'\t=x");
+    check_text("=a,b", "\"'=a,b\"");
+    check_text("alice", "alice");
+    check_text("a=b", "a=b");
+    check_text("", "");
+}
+
 static void test_quoting(void **state)
 {
     (void)state;
@@ -210,6 +234,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quoting),
+        cmocka_unit_test(test_formula_texts),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_metrics),
