@@ -74,6 +74,27 @@ static char *dup_n(const char *s, size_t n)
     return r;
 }
 
+/* Make room for `need` more bytes after the `used` ones of *buf (cap
+ * *cap). A buffer that may hold a secret is not realloc'd: a new one takes
+ * the bytes and the old one is wiped before it goes back. False (with the
+ * old buffer wiped and freed, *buf NULL) when out of memory. */
+static bool grow_wiped(char **buf, size_t *cap, size_t used, size_t need)
+{
+    if (used + need <= *cap)
+        return true;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < used + need)
+        nc *= 2;
+    char *nb = malloc(nc);
+    if (nb && used)
+        memcpy(nb, *buf, used);
+    if (*buf)
+        at_wipe_free(*buf, *cap);
+    *buf = nb;
+    *cap = nb ? nc : 0;
+    return nb != NULL;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -363,8 +384,15 @@ void at_redis_target_free(at_redis_target *t)
     memset(t, 0, sizeof *t);
 }
 
-/* "host", "host:port" or "[v6]:port" (n bytes). host gets a malloc'd copy. */
-static int parse_hostport(const char *s, size_t n, int defport, const char *setting,
+/* Why a fragment of a URL is not quoted in an error: with an '@' after the
+ * host part, an unencoded '/', '?' or '#' may have split a password, and
+ * the "port" or "database" may be a piece of it. */
+#define NOT_SHOWN_AT "not shown: with an '@' after the host it may be part of a password; " \
+                     "percent-encode '/', '?' and '#' in a password"
+
+/* "host", "host:port" or "[v6]:port" (n bytes). host gets a malloc'd copy.
+ * quiet: the text is not quoted in errors (NOT_SHOWN_AT). */
+static int parse_hostport(const char *s, size_t n, int defport, const char *setting, bool quiet,
                           char **host, int *port, char *err, size_t errlen)
 {
     char f[64];
@@ -373,7 +401,10 @@ static int parse_hostport(const char *s, size_t n, int defport, const char *sett
     if (n > 0 && s[0] == '[') {
         const char *close = memchr(s, ']', n);
         if (!close) {
-            seterr(err, errlen, "%s: bad host \"%s\" (missing ']')", setting, frag(f, sizeof f, s, n));
+            if (quiet)
+                seterr(err, errlen, "%s: bad host (missing ']'; " NOT_SHOWN_AT ")", setting);
+            else
+                seterr(err, errlen, "%s: bad host \"%s\" (missing ']')", setting, frag(f, sizeof f, s, n));
             return -1;
         }
         h = s + 1;
@@ -382,7 +413,10 @@ static int parse_hostport(const char *s, size_t n, int defport, const char *sett
         size_t left = n - (size_t)(after - s);
         if (left > 0) {
             if (*after != ':') {
-                seterr(err, errlen, "%s: bad host \"%s\"", setting, frag(f, sizeof f, s, n));
+                if (quiet)
+                    seterr(err, errlen, "%s: bad host (" NOT_SHOWN_AT ")", setting);
+                else
+                    seterr(err, errlen, "%s: bad host \"%s\"", setting, frag(f, sizeof f, s, n));
                 return -1;
             }
             pstart = after + 1;
@@ -401,8 +435,11 @@ static int parse_hostport(const char *s, size_t n, int defport, const char *sett
     if (pstart) {
         size_t pn = n - (size_t)(pstart - s);
         if (!parse_port(pstart, pn, port)) {
-            seterr(err, errlen, "%s: bad port \"%s\" (expected 1-65535)", setting,
-                   frag(f, sizeof f, pstart, pn));
+            if (quiet)
+                seterr(err, errlen, "%s: bad port (expected 1-65535; " NOT_SHOWN_AT ")", setting);
+            else
+                seterr(err, errlen, "%s: bad port \"%s\" (expected 1-65535)", setting,
+                       frag(f, sizeof f, pstart, pn));
             return -1;
         }
     }
@@ -414,43 +451,94 @@ static int parse_hostport(const char *s, size_t n, int defport, const char *sett
     return 0;
 }
 
-static int set_db(const char *s, size_t n, const char *setting, int *db, char *err, size_t errlen)
+static int set_db(const char *s, size_t n, const char *setting, bool quiet, int *db, char *err,
+                  size_t errlen)
 {
     char f[64];
     if (!parse_uint(s, n, 0, INT_MAX, db)) {
-        seterr(err, errlen, "%s: bad database \"%s\" (expected a non-negative integer)", setting,
-               frag(f, sizeof f, s, n));
+        if (quiet)
+            seterr(err, errlen, "%s: bad database (expected a non-negative integer; " NOT_SHOWN_AT ")",
+                   setting);
+        else
+            seterr(err, errlen, "%s: bad database \"%s\" (expected a non-negative integer)", setting,
+                   frag(f, sizeof f, s, n));
         return -1;
     }
     return 0;
 }
 
-/* Query string "a=b&c=d" (n bytes): db, password, username. */
-static int parse_redis_query(const char *q, size_t n, const char *setting, at_redis_target *out,
-                             bool *db_given, char *err, size_t errlen)
+/* One part of a query string as urllib.parse.parse_qs decodes it: '+' is
+ * a space, then %XX (malformed escapes kept). */
+static char *qs_decode(const char *s, size_t n)
 {
+    char *plus = dup_n(s, n);
+    if (!plus)
+        return NULL;
+    for (char *c = plus; *c; c++)
+        if (*c == '+')
+            *c = ' ';
+    char *r = pct_decode(plus, n);
+    at_wipe_free(plus, n + 1);
+    return r;
+}
+
+/* The query string (n bytes) as redis-py's parse_url reads it: parse_qs
+ * (pairs split at '&', a pair without '=' or with an empty value dropped,
+ * '+' and %XX decoded in names and values), the first value of a name
+ * wins, and each value is percent-decoded a second time (unquote). Used:
+ * db, password, username (the URL's own user:password@ wins over these). */
+static int parse_redis_query(const char *q, size_t n, const char *setting, bool quiet,
+                             at_redis_target *out, bool *db_seen, char *err, size_t errlen)
+{
+    bool pw_seen = false, user_seen = false;
     size_t i = 0;
     while (i < n) {
         const char *item = q + i;
         const char *amp = memchr(item, '&', n - i);
         size_t len = amp ? (size_t)(amp - item) : n - i;
-        const char *eq = memchr(item, '=', len);
-        size_t kn = eq ? (size_t)(eq - item) : len;
-        const char *v = eq ? eq + 1 : item + len;
-        size_t vn = eq ? len - kn - 1 : 0;
-        if (kn == 2 && memcmp(item, "db", 2) == 0) {
-            char *dv = pct_decode(v, vn);
-            int rc = dv ? set_db(dv, strlen(dv), setting, &out->db, err, errlen) : -1;
-            free(dv);
-            if (rc < 0)
-                return -1;
-            *db_given = true;
-        } else if (kn == 8 && memcmp(item, "password", 8) == 0 && vn > 0 && !out->password) {
-            out->password = pct_decode(v, vn);
-        } else if (kn == 8 && memcmp(item, "username", 8) == 0 && vn > 0 && !out->username) {
-            out->username = pct_decode(v, vn);
-        }
         i += len + 1;
+        const char *eq = memchr(item, '=', len);
+        if (!eq || eq + 1 == item + len)
+            continue;
+        char *name = qs_decode(item, (size_t)(eq - item));
+        if (!name) {
+            seterr(err, errlen, "%s: out of memory", setting);
+            return -1;
+        }
+        bool is_db = strcmp(name, "db") == 0, is_pw = strcmp(name, "password") == 0,
+             is_user = strcmp(name, "username") == 0;
+        free(name);
+        if (!(is_db && !*db_seen) && !(is_pw && !pw_seen) && !(is_user && !user_seen))
+            continue;
+        size_t vn = len - (size_t)(eq + 1 - item);
+        char *once = qs_decode(eq + 1, vn);
+        char *v = once ? pct_decode(once, strlen(once)) : NULL;
+        if (once)
+            at_wipe_free(once, vn + 1);
+        if (!v) {
+            seterr(err, errlen, "%s: out of memory", setting);
+            return -1;
+        }
+        int rc = 0;
+        if (is_db) {
+            *db_seen = true;
+            rc = set_db(v, strlen(v), setting, quiet, &out->db, err, errlen);
+            free(v);
+        } else if (is_pw) {
+            pw_seen = true;
+            if (out->password)
+                wipe_str(v);
+            else
+                out->password = v;
+        } else {
+            user_seen = true;
+            if (out->username)
+                free(v);
+            else
+                out->username = v;
+        }
+        if (rc < 0)
+            return -1;
     }
     return 0;
 }
@@ -490,9 +578,18 @@ int at_redis_url_parse(const char *url, const char *setting, at_redis_target *ou
         return -1;
     }
 
+    /* As urlparse splits it: the authority runs to the first '/', '?' or
+     * '#' and its last '@' ends user:password; an '@' after it (in a
+     * client_name=ops@team, say) is not one. Then the path, the query and
+     * the fragment (ignored). */
     const char *rest = sep + 3;
-    const char *at = strrchr(rest, '@');
+    size_t an = strcspn(rest, "/?#");
+    const char *at = NULL;
+    for (const char *c = rest; c < rest + an; c++)
+        if (*c == '@')
+            at = c;
     const char *hp = rest;
+    size_t hn = an;
     if (at) {
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
         size_t un = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
@@ -501,21 +598,22 @@ int at_redis_url_parse(const char *url, const char *setting, at_redis_target *ou
         if (colon && at > colon + 1)
             out->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
         hp = at + 1;
+        hn = an - (size_t)(hp - rest);
     }
-    /* hp: authority (host part) + path + query (+ fragment, ignored) */
-    size_t hlen = strcspn(hp, "#");
-    const char *qmark = memchr(hp, '?', hlen);
-    size_t pre_q = qmark ? (size_t)(qmark - hp) : hlen;
+    const char *path = rest + an;
+    size_t tail = strcspn(path, "#");
+    const char *qmark = memchr(path, '?', tail);
+    size_t pn = qmark ? (size_t)(qmark - path) : tail;
+    bool quiet = strchr(path, '@') != NULL;
     bool db_given = false;
     out->port = 6379;
 
+    /* the query first: its db wins over the path's */
+    if (qmark && parse_redis_query(qmark + 1, tail - pn - 1, setting, quiet, out, &db_given, err,
+                                   errlen) < 0)
+        goto fail;
     if (out->transport == AT_REDIS_UNIX) {
-        const char *path = hp;
-        if (pre_q > 0 && hp[0] != '/') {
-            const char *slash = memchr(hp, '/', pre_q);
-            path = slash ? slash : hp + pre_q;
-        }
-        size_t pn = pre_q - (size_t)(path - hp);
+        /* the path is the socket; a db comes only from the query */
         if (pn == 0) {
             seterr(err, errlen, "%s: unix:// URL needs a socket path, e.g. unix:///run/redis/redis.sock",
                    setting);
@@ -524,32 +622,24 @@ int at_redis_url_parse(const char *url, const char *setting, at_redis_target *ou
         out->socket_path = pct_decode(path, pn);
         out->port = 0;
     } else {
-        size_t an = strcspn(hp, "/?#");
-        if (an > pre_q)
-            an = pre_q;
-        if (an == 0) {
+        if (hn == 0) {
             seterr(err, errlen, "%s: missing host (expected %s://host[:port][/db])", setting,
                    out->transport == AT_REDIS_TLS ? "rediss" : "redis");
             goto fail;
         }
-        if (parse_hostport(hp, an, 6379, setting, &out->host, &out->port, err, errlen) < 0)
+        if (parse_hostport(hp, hn, 6379, setting, quiet, &out->host, &out->port, err, errlen) < 0)
             goto fail;
-        const char *path = hp + an;
-        size_t pn = pre_q - an;
+        /* "/N" or "/N/"; redis-py reads int(path.replace('/', '')) and
+         * falls back to db 0 when that fails: aethertop refuses such a path */
         if (pn > 0 && path[0] == '/') {
             path++;
             pn--;
         }
         if (pn > 0 && path[pn - 1] == '/')
             pn--;
-        if (pn > 0) {
-            if (set_db(path, pn, setting, &out->db, err, errlen) < 0)
-                goto fail;
-        }
+        if (pn > 0 && !db_given && set_db(path, pn, setting, quiet, &out->db, err, errlen) < 0)
+            goto fail;
     }
-    if (qmark && parse_redis_query(qmark + 1, hlen - pre_q - 1, setting, out, &db_given, err,
-                                   errlen) < 0)
-        goto fail;
     if ((out->transport == AT_REDIS_UNIX && !out->socket_path) ||
         (out->transport != AT_REDIS_UNIX && !out->host)) {
         seterr(err, errlen, "%s: out of memory", setting);
@@ -592,8 +682,8 @@ int at_sentinel_hosts_parse(const char *text, at_redis_target *out, char *err, s
             e--;
         if (e > s) {
             at_hostport *hpp = &out->sentinels[out->n_sentinels];
-            if (parse_hostport(s, (size_t)(e - s), 26379, setting, &hpp->host, &hpp->port, err,
-                               errlen) < 0)
+            if (parse_hostport(s, (size_t)(e - s), 26379, setting, false, &hpp->host, &hpp->port,
+                               err, errlen) < 0)
                 goto fail;
             out->n_sentinels++;
         }
@@ -618,6 +708,36 @@ fail:
 
 /* ------------------------------------------------------------ .env */
 
+/* The gateway reads its .env with python-dotenv (load_dotenv: override=False,
+ * interpolate=True); this reads it the same way (parser.py, variables.py
+ * and main.py's resolve_variables of python-dotenv 1.x). */
+
+#define ENVFILE_MAX_WARNINGS 8
+#define ENVFILE_MAX_EXPANDED (64u * 1024u)      /* one value after ${...}, when it grew */
+#define ENVFILE_MAX_GROWTH (8u * 1024u * 1024u) /* what ${...} added to the file in all */
+
+static void list_free(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* Append s (taken over; freed when the list cannot grow). */
+static int list_add(char ***list, size_t *n, char *s)
+{
+    if (!s)
+        return -1;
+    char **nl = realloc(*list, (*n + 1) * sizeof *nl);
+    if (!nl) {
+        free(s);
+        return -1;
+    }
+    *list = nl;
+    nl[(*n)++] = s;
+    return 0;
+}
+
 void at_envfile_free(at_envfile *f)
 {
     if (!f)
@@ -628,29 +748,37 @@ void at_envfile_free(at_envfile *f)
     }
     free(f->keys);
     free(f->values);
+    list_free(f->warnings, f->n_warnings);
     memset(f, 0, sizeof *f);
+}
+
+/* Index of key, or f->n. */
+static size_t envfile_find(const at_envfile *f, const char *key)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->keys[i], key) == 0)
+            return i;
+    return f->n;
 }
 
 const char *at_envfile_get(const at_envfile *f, const char *key)
 {
     if (!f || !key)
         return NULL;
-    for (size_t i = f->n; i > 0; i--)
-        if (strcmp(f->keys[i - 1], key) == 0)
-            return f->values[i - 1];
-    return NULL;
+    size_t i = envfile_find(f, key);
+    return i < f->n ? f->values[i] : NULL;
 }
 
-/* Later duplicates win: replace in place, keeping first-seen order. */
+/* Later duplicates win: replace in place, keeping first-seen order. value
+ * NULL: the name is there without a value (python-dotenv's None). */
 static int envfile_set(at_envfile *f, char *key, char *value)
 {
-    for (size_t i = 0; i < f->n; i++) {
-        if (strcmp(f->keys[i], key) == 0) {
-            free(key);
-            wipe_str(f->values[i]);
-            f->values[i] = value;
-            return 0;
-        }
+    size_t i = envfile_find(f, key);
+    if (i < f->n) {
+        free(key);
+        wipe_str(f->values[i]);
+        f->values[i] = value;
+        return 0;
     }
     char **nk = realloc(f->keys, (f->n + 1) * sizeof *nk);
     if (!nk)
@@ -670,22 +798,274 @@ oom:
     return -1;
 }
 
-static bool is_key_start(char c)
+/* Length of the character at p when Python's str.isspace() (and so the \s
+ * of python-dotenv's patterns) holds it for white space, in UTF-8; else 0. */
+static size_t py_space(const char *p)
 {
-    return isalpha((unsigned char)c) || c == '_';
+    const unsigned char *u = (const unsigned char *)p;
+    if (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r') || (u[0] >= 0x1c && u[0] <= 0x1f))
+        return 1;
+    if (u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0))
+        return 2;
+    if ((u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80) ||
+        (u[0] == 0xE2 && u[1] == 0x80 &&
+         ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xA8 || u[2] == 0xA9 || u[2] == 0xAF)) ||
+        (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F) || (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))
+        return 3;
+    return 0;
 }
 
-static bool is_key_char(char c)
+/* python-dotenv's [^\S\r\n]*: white space within the line. */
+static const char *skip_hspace(const char *p)
 {
-    return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-';
+    size_t k;
+    while (*p != '\n' && (k = py_space(p)) > 0)
+        p += k;
+    return p;
 }
 
-static bool is_hspace(char c)
+/* Where the value of '((?:\\'|[^'])*)' (or the "..." one) ends, as Python's
+ * regex engine matches it from s (just after the opening quote): at the
+ * first quote not preceded by a backslash, else, backtracking, at the quote
+ * of the last \' pair; NULL when there is neither. */
+static const char *quoted_end(const char *s, char q)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+    const char *last_pair = NULL;
+    for (const char *c = s; *c;) {
+        if (c[0] == '\\' && c[1] == q) {
+            last_pair = c + 1;
+            c += 2;
+        } else if (*c == q) {
+            return c;
+        } else {
+            c++;
+        }
+    }
+    return last_pair;
 }
 
-int at_envfile_parse(const char *text, const char *name, at_envfile *out, char *err, size_t errlen)
+/* A quoted value [s, e) with its escapes decoded: \\ and \' in '...';
+ * \\ \' \" \a \b \f \n \r \t \v in "..."; any other backslash stays. */
+static char *unescape_quoted(const char *s, const char *e, char q)
+{
+    char *r = malloc((size_t)(e - s) + 1);
+    if (!r)
+        return NULL;
+    size_t o = 0;
+    for (const char *c = s; c < e; c++) {
+        if (*c == '\\' && c + 1 < e) {
+            char d = 0;
+            switch (c[1]) {
+            case '\\': d = '\\'; break;
+            case '\'': d = '\''; break;
+            case '"': d = q == '"' ? '"' : 0; break;
+            case 'a': d = q == '"' ? '\a' : 0; break;
+            case 'b': d = q == '"' ? '\b' : 0; break;
+            case 'f': d = q == '"' ? '\f' : 0; break;
+            case 'n': d = q == '"' ? '\n' : 0; break;
+            case 'r': d = q == '"' ? '\r' : 0; break;
+            case 't': d = q == '"' ? '\t' : 0; break;
+            case 'v': d = q == '"' ? '\v' : 0; break;
+            default: break;
+            }
+            if (d) {
+                r[o++] = d;
+                c++;
+                continue;
+            }
+        }
+        r[o++] = *c;
+    }
+    r[o] = '\0';
+    return r;
+}
+
+/* An unquoted value [p, e) (the rest of the line): a '#' after white space
+ * starts a comment, so does one right at the start when white space came
+ * between '=' and it (KEY=   # comment is ""); trailing white space goes. */
+static char *unquoted_value(const char *p, const char *e, bool after_space)
+{
+    if (after_space && *p == '#')
+        return strdup("");
+    const char *end = p, *run = NULL;
+    for (const char *c = p; c < e;) {
+        size_t k = py_space(c);
+        if (k) {
+            if (!run)
+                run = c;
+            c += k;
+            continue;
+        }
+        if (*c == '#' && run)
+            break;
+        run = NULL;
+        end = ++c;
+    }
+    return dup_n(p, (size_t)(end - p));
+}
+
+/* Append [s, s + k) to the NUL-terminated *b (length *n, room *cap),
+ * growing it with grow_wiped. False when out of memory (*b is gone). */
+static bool append_wiped(char **b, size_t *n, size_t *cap, const char *s, size_t k)
+{
+    if (!grow_wiped(b, cap, *n, k + 1))
+        return false;
+    memcpy(*b + *n, s, k);
+    *n += k;
+    (*b)[*n] = '\0';
+    return true;
+}
+
+typedef struct {
+    const char *name;      /* the file, in warnings */
+    at_getenv_fn getenv_fn;
+    at_envfile *out;
+    size_t growth;         /* bytes ${...} added so far */
+    size_t unshown;        /* warnings past ENVFILE_MAX_WARNINGS */
+} envparse;
+
+/* "FILE:LINE: message" (control characters shown as '?'). Never give it a
+ * value: a line may hold a secret. Returns -1 when out of memory. */
+__attribute__((format(printf, 3, 4)))
+static int env_warn(envparse *P, int line, const char *fmt, ...)
+{
+    if (P->out->n_warnings >= ENVFILE_MAX_WARNINGS) {
+        P->unshown++;
+        return 0;
+    }
+    char msg[512];
+    int o = snprintf(msg, sizeof msg, "%s:%d: ", P->name, line);
+    if (o < 0 || (size_t)o >= sizeof msg)
+        o = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + o, sizeof msg - (size_t)o, fmt, ap);
+    va_end(ap);
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return list_add(&P->out->warnings, &P->out->n_warnings, strdup(msg));
+}
+
+/* The value of ${NAME}: the environment's (even ""), else an earlier
+ * line's (a name there without '=' gives ""), else NULL (the default). */
+static const char *interp_lookup(const envparse *P, const char *name)
+{
+    if (P->getenv_fn && *name && !strchr(name, '=')) {
+        const char *v = P->getenv_fn(name);
+        if (v)
+            return v;
+    }
+    size_t i = envfile_find(P->out, name);
+    if (i < P->out->n)
+        return P->out->values[i] ? P->out->values[i] : "";
+    return NULL;
+}
+
+/* python-dotenv's interpolation of one value: each ${NAME} or
+ * ${NAME:-default} (\$\{([^}:]*)(?::-([^}]*))?\}) is replaced by
+ * interp_lookup's value, else the default, else ""; $NAME stays as it is.
+ * Returns a malloc'd value, or NULL with *too_long set when it grew past
+ * the limits (or with it clear when out of memory). */
+static char *expand_value(envparse *P, const char *v, bool *too_long)
+{
+    *too_long = false;
+    char *b = NULL;
+    size_t n = 0, cap = 0, raw = strlen(v);
+    bool ok = true;
+    const char *lit = v, *c = v;
+    while (ok && (c = strstr(c, "${")) != NULL) {
+        const char *ns = c + 2, *ne = ns + strcspn(ns, "}:"), *ds = NULL, *de = NULL, *end;
+        if (*ne == '}') {
+            end = ne + 1;
+        } else if (ne[0] == ':' && ne[1] == '-') {
+            ds = ne + 2;
+            de = ds + strcspn(ds, "}");
+            if (*de != '}') {
+                c++;
+                continue;
+            }
+            end = de + 1;
+        } else {
+            c++;
+            continue;
+        }
+        char *name = dup_n(ns, (size_t)(ne - ns));
+        if (!name) {
+            ok = false;
+            break;
+        }
+        const char *val = interp_lookup(P, name);
+        free(name);
+        size_t vn = val ? strlen(val) : ds ? (size_t)(de - ds) : 0;
+        size_t grown = n + (size_t)(c - lit) + vn;
+        if (grown > ENVFILE_MAX_EXPANDED && grown > raw) {
+            *too_long = true;
+            break;
+        }
+        ok = append_wiped(&b, &n, &cap, lit, (size_t)(c - lit)) &&
+             append_wiped(&b, &n, &cap, val ? val : ds ? ds : "", vn);
+        lit = c = end;
+    }
+    ok = ok && !*too_long && append_wiped(&b, &n, &cap, lit, strlen(lit));
+    if (ok && n > raw) {
+        if (n - raw > ENVFILE_MAX_GROWTH - P->growth)
+            *too_long = true;
+        else
+            P->growth += n - raw;
+    }
+    if (!ok || *too_long) {
+        if (b)
+            at_wipe_free(b, cap);
+        return NULL;
+    }
+    return b;
+}
+
+/* The text with "\r\n" and a lone "\r" read as "\n", as Python's open()
+ * reads a text file, and without a UTF-8 byte-order mark. */
+static char *universal_newlines(const char *text, size_t *len)
+{
+    if ((unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
+        (unsigned char)text[2] == 0xBF)
+        text += 3;
+    size_t n = strlen(text);
+    char *s = malloc(n + 1);
+    if (!s)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '\r') {
+            s[o++] = '\n';
+            if (text[i + 1] == '\n')
+                i++;
+        } else {
+            s[o++] = text[i];
+        }
+    }
+    s[o] = '\0';
+    *len = n + 1;
+    return s;
+}
+
+/* Drop the names left without a value (python-dotenv's None: load_dotenv
+ * sets nothing for them). */
+static void envfile_drop_unset(at_envfile *f)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->values[i]) {
+            f->keys[o] = f->keys[i];
+            f->values[o++] = f->values[i];
+        } else {
+            free(f->keys[i]);
+        }
+    }
+    f->n = o;
+}
+
+int at_envfile_parse(const char *text, const char *name, at_getenv_fn getenv_fn, at_envfile *out,
+                     char *err, size_t errlen)
 {
     if (!out)
         return -1;
@@ -694,139 +1074,145 @@ int at_envfile_parse(const char *text, const char *name, at_envfile *out, char *
         name = ".env";
     if (!text)
         return 0;
-    const char *p = text;
-    if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-        p += 3;
-    int lineno = 1;
+    size_t slen = 0;
+    char *s = universal_newlines(text, &slen);
+    if (!s) {
+        seterr(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    envparse P = {name, getenv_fn, out, 0, 0};
+    const char *p = s, *counted = s;
+    int line = 1;
     char *value = NULL;
+    /* one statement per turn, as python-dotenv's parse_binding reads it */
     while (*p) {
-        int line = lineno;
-        const char *q = p;
-        while (is_hspace(*q))
-            q++;
-        if (*q == '\n' || *q == '\0' || *q == '#') {
-            while (*q && *q != '\n')
+        size_t k;
+        while ((k = py_space(p)) > 0)
+            p += k;
+        if (!*p)
+            break;
+        for (; counted < p; counted++)
+            line += *counted == '\n';
+        const char *why = "expected KEY=value";
+        bool quoted = false, has_value = false;
+        if (strncmp(p, "export", 6) == 0 && p[6] != '\n' && py_space(p + 6))
+            p = skip_hspace(p + 6);
+        const char *ks = NULL, *ke = NULL;
+        if (*p == '\'') {
+            const char *close = strchr(p + 1, '\'');
+            if (!close || close == p + 1)
+                goto bad;
+            ks = p + 1;
+            ke = close;
+            p = close + 1;
+        } else if (*p != '#') {
+            const char *q = p;
+            while (*q && *q != '=' && *q != '#' && !py_space(q))
                 q++;
-            if (*q == '\n') {
-                q++;
-                lineno++;
+            if (q == p)
+                goto bad;
+            ks = p;
+            ke = p = q;
+        }
+        p = skip_hspace(p);
+        if (*p == '=') {
+            const char *vs = skip_hspace(p + 1);
+            bool after_space = vs > p + 1;
+            p = vs;
+            has_value = true;
+            if (*p == '\'' || *p == '"') {
+                char q = *p;
+                const char *close = quoted_end(p + 1, q);
+                if (!close) {
+                    why = q == '"' ? "unterminated double-quoted value"
+                                   : "unterminated single-quoted value";
+                    goto bad;
+                }
+                value = unescape_quoted(p + 1, close, q);
+                p = close + 1;
+                quoted = true;
+            } else {
+                const char *e = p + strcspn(p, "\n");
+                value = unquoted_value(p, e, after_space);
+                p = e;
             }
-            p = q;
-            continue;
-        }
-        if (strncmp(q, "export", 6) == 0 && (q[6] == ' ' || q[6] == '\t')) {
-            const char *r = q + 6;
-            while (is_hspace(*r))
-                r++;
-            if (is_key_start(*r))
-                q = r;
-        }
-        const char *ks = q;
-        if (!is_key_start(*q))
-            goto bad_line;
-        while (is_key_char(*q))
-            q++;
-        const char *ke = q;
-        while (is_hspace(*q))
-            q++;
-        if (*q != '=')
-            goto bad_line;
-        q++;
-        while (*q == ' ' || *q == '\t')
-            q++;
-
-        if (*q == '"' || *q == '\'') {
-            /* quoted values may run over several lines */
-            char quote = *q++;
-            value = malloc(strlen(q) + 1);
             if (!value)
                 goto oom;
-            size_t o = 0;
-            while (*q && *q != quote) {
-                if (*q == '\n')
-                    lineno++;
-                if (quote == '"' && *q == '\\' && q[1]) {
-                    char c = q[1];
-                    char r;
-                    switch (c) {
-                    case 'n': r = '\n'; break;
-                    case 't': r = '\t'; break;
-                    case 'r': r = '\r'; break;
-                    case '"': r = '"'; break;
-                    case '\\': r = '\\'; break;
-                    case '\'': r = '\''; break;
-                    default: r = 0; break;
-                    }
-                    if (r) {
-                        value[o++] = r;
-                        q += 2;
-                        continue;
-                    }
-                }
-                value[o++] = *q++;
-            }
-            value[o] = '\0';
-            if (*q != quote) {
-                seterr(err, errlen, "%s:%d: unterminated %s-quoted value", name, line,
-                       quote == '"' ? "double" : "single");
-                goto fail;
-            }
-            q++;
-            while (is_hspace(*q))
-                q++;
-            if (*q == '#') {
-                while (*q && *q != '\n')
-                    q++;
-            }
-            if (*q && *q != '\n') {
-                seterr(err, errlen, "%s:%d: unexpected text after the closing quote", name,
-                       lineno);
-                goto fail;
-            }
-        } else {
-            const char *vs = q;
-            const char *ve = vs + strcspn(vs, "\n");
-            for (const char *c = vs + 1; c < ve; c++) {
-                if (*c == '#' && (c[-1] == ' ' || c[-1] == '\t')) {
-                    ve = c;
-                    break;
-                }
-            }
-            while (ve > vs && is_hspace(ve[-1]))
-                ve--;
-            value = dup_n(vs, (size_t)(ve - vs));
-            if (!value)
+        }
+        const char *c = skip_hspace(p);
+        if (*c == '#')
+            p = c + strcspn(c, "\n");
+        p = skip_hspace(p);
+        if (*p && *p != '\n') {
+            if (quoted)
+                why = "unexpected text after the closing quote";
+            goto bad;
+        }
+        if (*p == '\n')
+            p++;
+        if (!ks)
+            continue; /* a comment */
+        if (has_value) {
+            bool too_long;
+            char *expanded = expand_value(&P, value, &too_long);
+            wipe_str(value);
+            value = NULL;
+            if (!expanded && !too_long)
                 goto oom;
-            q = vs + strcspn(vs, "\n");
+            if (!expanded) {
+                if (env_warn(&P, line, "the value is too long once ${...} is expanded: line skipped") < 0)
+                    goto oom;
+                continue;
+            }
+            value = expanded;
+        } else if (env_warn(&P, line, "no '=' on this line: the name is left unset, as python-dotenv "
+                                      "leaves it") < 0) {
+            goto oom;
         }
         char *key = dup_n(ks, (size_t)(ke - ks));
+        int rc = key ? envfile_set(out, key, value) : -1;
         if (!key)
-            goto oom;
-        if (envfile_set(out, key, value) < 0) {
-            value = NULL;
-            goto oom;
-        }
+            wipe_str(value);
         value = NULL;
-        if (*q == '\n') {
-            q++;
-            lineno++;
-        }
-        p = q;
+        if (rc < 0)
+            goto oom;
         continue;
-    bad_line:
-        seterr(err, errlen, "%s:%d: expected KEY=value", name, line);
-        goto fail;
+    bad:
+        /* python-dotenv logs "could not parse statement" and goes on after
+         * the end of the line where it stopped */
+        wipe_str(value);
+        value = NULL;
+        p += strcspn(p, "\n");
+        if (*p)
+            p++;
+        if (env_warn(&P, line, "%s: line skipped, as python-dotenv skips it", why) < 0)
+            goto oom;
+    }
+    at_wipe_free(s, slen);
+    envfile_drop_unset(out);
+    if (P.unshown > 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s: %zu more lines skipped or left unset", name, P.unshown);
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        if (list_add(&out->warnings, &out->n_warnings, strdup(msg)) < 0) {
+            seterr(err, errlen, "%s: out of memory", name);
+            at_envfile_free(out);
+            return -1;
+        }
     }
     return 0;
 oom:
     seterr(err, errlen, "%s: out of memory", name);
-fail:
     wipe_str(value);
+    at_wipe_free(s, slen);
     at_envfile_free(out);
     return -1;
 }
 
-int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
+int at_envfile_load(const char *path, at_getenv_fn getenv_fn, at_envfile *out, char *err,
+                    size_t errlen)
 {
     if (!out)
         return -1;
@@ -875,7 +1261,7 @@ int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen)
         goto out;
     }
     buf[n] = '\0';
-    rc = at_envfile_parse(buf, path, out, err, errlen);
+    rc = at_envfile_parse(buf, path, getenv_fn, out, err, errlen);
 out:
     at_wipe_free(buf, cap);
     fclose(fp);
@@ -889,13 +1275,18 @@ typedef struct {
     const at_envfile *file;
 } lookup_ctx;
 
+const char *at_setting_lookup(const at_envfile *f, at_getenv_fn getenv_fn, const char *name)
+{
+    const char *v = getenv_fn ? getenv_fn(name) : NULL;
+    if (v)
+        return v;
+    return f ? at_envfile_get(f, name) : NULL;
+}
+
 /* Environment first (even when set to ""), then the env file. */
 static const char *lookup(const lookup_ctx *L, const char *name)
 {
-    const char *v = L->getenv_fn ? L->getenv_fn(name) : NULL;
-    if (v)
-        return v;
-    return L->file ? at_envfile_get(L->file, name) : NULL;
+    return at_setting_lookup(L->file, L->getenv_fn, name);
 }
 
 /* Same, but "" counts as unset (the gateway treats empty settings as falsy). */
@@ -1000,28 +1391,15 @@ static int resolve_redis(at_config *cfg, const at_config_flags *flags, const loo
     return 0;
 }
 
-/* Append keyword='value' (libpq quoting: \ and ' escaped). */
+/* Append keyword='value' (libpq quoting: \ and ' escaped). The buffer may
+ * hold a password: a grown copy replaces it only after it is wiped. */
 static void kv_append(char **buf, size_t *n, size_t *cap, const char *kw, const char *val)
 {
     if (!*buf && *cap != 0)
         return; /* earlier allocation failure */
-    size_t need = strlen(kw) + 2 * strlen(val) + 6;
-    if (*n + need > *cap) {
-        size_t nc = (*cap ? *cap : 64);
-        while (*n + need > nc)
-            nc *= 2;
-        char *nb = realloc(*buf, nc);
-        if (!nb) {
-            if (*buf) {
-                explicit_bzero(*buf, *n);
-                free(*buf);
-            }
-            *buf = NULL;
-            *cap = 1;
-            return;
-        }
-        *buf = nb;
-        *cap = nc;
+    if (!grow_wiped(buf, cap, *n, strlen(kw) + 2 * strlen(val) + 6)) {
+        *cap = 1;
+        return;
     }
     char *o = *buf + *n;
     if (*n)
@@ -1041,12 +1419,114 @@ static void kv_append(char **buf, size_t *n, size_t *cap, const char *kw, const 
     *n = (size_t)(o - *buf);
 }
 
-static bool is_pg_url(const char *s)
+/* A warning for cfg->warnings (control characters shown as '?'). */
+__attribute__((format(printf, 2, 3)))
+static int cfg_warn(at_config *cfg, const char *fmt, ...)
 {
-    return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return list_add(&cfg->warnings, &cfg->n_warnings, strdup(msg));
 }
 
-/* "postgresql+psycopg2://..." -> "postgresql://..." (SQLAlchemy style). */
+/* ------------------------------------------------------------ PostgreSQL URLs */
+
+/* The gateway reads DATABASE_URL with SQLAlchemy's make_url and connects
+ * with psycopg2, which hands the parts to libpq; libpq's own URI parser
+ * reads some of those URLs differently (a '/' or a stray '%' in a
+ * password), so aethertop reads the URL as SQLAlchemy does and gives libpq
+ * a keyword/value string. */
+
+typedef struct {
+    const char *s; /* NULL: absent */
+    size_t n;
+} span;
+
+typedef struct {
+    span name, user, password, host, port, database, query;
+} sa_url;
+
+/* Split a URL as SQLAlchemy's make_url matches it (sqlalchemy/engine/url.py):
+ *   (?P<name>[\w\+]+)://(?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+ *   (?:(?:\[(?P<ipv6host>[^/\?]+)\]|(?P<ipv4host>[^/:\?]+))?(?::(?P<port>[^/\?]*))?)?
+ *   (?:/(?P<database>[^\?]*))?(?:\?(?P<query>.*))?
+ * from the start; what follows the match is ignored, as there. The user
+ * name runs to the first ':' or '/'; with a ':' there and an '@' anywhere
+ * after it, the password runs to that first '@' (so it may hold '/', '?',
+ * '#' and ':'); else the user name ends at the last '@' before that ':' or
+ * '/', and there is no password. False: not "name://...". */
+static bool sa_url_split(const char *url, sa_url *u)
+{
+    memset(u, 0, sizeof *u);
+    size_t nn = 0;
+    while (isalnum((unsigned char)url[nn]) || url[nn] == '_' || url[nn] == '+')
+        nn++;
+    if (nn == 0 || strncmp(url + nn, "://", 3) != 0)
+        return false;
+    u->name = (span){url, nn};
+    const char *r = url + nn + 3, *p = r;
+    size_t un = strcspn(r, ":/");
+    const char *at = r[un] == ':' ? strchr(r + un + 1, '@') : NULL;
+    if (at) {
+        u->user = (span){r, un};
+        u->password = (span){r + un + 1, (size_t)(at - r - un - 1)};
+        p = at + 1;
+    } else {
+        for (const char *c = r; c < r + un; c++)
+            if (*c == '@')
+                at = c;
+        if (at) {
+            u->user = (span){r, (size_t)(at - r)};
+            p = at + 1;
+        }
+    }
+    if (*p == '[') {
+        /* the last ']' before any '/' or '?', with something inside */
+        const char *rb = NULL;
+        for (const char *c = p + 2; c < p + strcspn(p, "/?"); c++)
+            if (*c == ']')
+                rb = c;
+        if (rb) {
+            u->host = (span){p + 1, (size_t)(rb - p - 1)};
+            p = rb + 1;
+        }
+    }
+    if (!u->host.s && strcspn(p, "/:?") > 0) {
+        u->host = (span){p, strcspn(p, "/:?")};
+        p += u->host.n;
+    }
+    if (*p == ':') {
+        u->port = (span){p + 1, strcspn(p + 1, "/?")};
+        p += 1 + u->port.n;
+    }
+    if (*p == '/') {
+        u->database = (span){p + 1, strcspn(p + 1, "?")};
+        p += 1 + u->database.n;
+    }
+    if (*p == '?')
+        u->query = (span){p + 1, strcspn(p + 1, "\n")};
+    return true;
+}
+
+static bool span_eq(span s, const char *lit)
+{
+    return s.s && s.n == strlen(lit) && strncasecmp(s.s, lit, s.n) == 0;
+}
+
+/* postgresql, postgres, or either with a +driver. */
+static bool pg_scheme(span name)
+{
+    const char *plus = memchr(name.s, '+', name.n);
+    span base = {name.s, plus ? (size_t)(plus - name.s) : name.n};
+    return span_eq(base, "postgresql") || span_eq(base, "postgres");
+}
+
+/* "postgresql+psycopg2://..." -> "postgresql://..." (for the display). */
 static char *drop_driver(const char *url)
 {
     const char *plus = NULL;
@@ -1063,7 +1543,6 @@ static char *drop_driver(const char *url)
             char *r = malloc(sl + rl + 1);
             if (!r)
                 return NULL;
-            /* the scheme itself in lower case, as libpq wants */
             for (size_t i = 0; i < sl; i++)
                 r[i] = (char)tolower((unsigned char)url[i]);
             memcpy(r + sl, sep, rl + 1);
@@ -1071,6 +1550,257 @@ static char *drop_driver(const char *url)
         }
     }
     return strdup(url);
+}
+
+static bool libpq_keyword(const char *name)
+{
+    char *e = NULL;
+    PQconninfoOption *opts = PQconninfoParse("", &e);
+    PQfreemem(e);
+    bool known = false;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, name) == 0)
+            known = true;
+    PQconninfoFree(opts);
+    return known;
+}
+
+static bool is_sslmode(const char *v)
+{
+    static const char *const modes[] = {"disable", "allow", "prefer", "require", "verify-ca",
+                                        "verify-full"};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        if (strcmp(v, modes[i]) == 0)
+            return true;
+    return false;
+}
+
+typedef struct {
+    char *name, *value;
+} qpair;
+
+static void qpairs_free(qpair *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(q[i].name);
+        wipe_str(q[i].value);
+    }
+    free(q);
+}
+
+/* urllib.parse.parse_qsl(query), as make_url calls it: '&'-separated
+ * name=value pairs, '+' a space and %XX decoded in both; a pair without
+ * '=' or with an empty value is dropped. */
+static int parse_qsl(span q, qpair **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < q.n;) {
+        const char *item = q.s + i;
+        const char *amp = memchr(item, '&', q.n - i);
+        size_t len = amp ? (size_t)(amp - item) : q.n - i;
+        i += len + 1;
+        const char *eq = memchr(item, '=', len);
+        if (!eq || eq + 1 == item + len)
+            continue;
+        qpair *nq = realloc(*out, (*n + 1) * sizeof *nq);
+        if (!nq)
+            return -1;
+        *out = nq;
+        nq[*n].name = qs_decode(item, (size_t)(eq - item));
+        nq[*n].value = qs_decode(eq + 1, len - (size_t)(eq + 1 - item));
+        (*n)++;
+        if (!nq[*n - 1].name || !nq[*n - 1].value)
+            return -1;
+    }
+    return 0;
+}
+
+/* ?host=h1:p1&host=h2:p2 / ?host=h1,h2&port=p1,p2 / ?host=h:p, as
+ * SQLAlchemy's psycopg2 dialect joins them for libpq
+ * (_split_multihost_from_url). */
+static int pg_multihost(const qpair *q, size_t nq, const char *setting, char **buf, size_t *n,
+                        size_t *cap, char *err, size_t errlen)
+{
+    size_t nh = 0, np = 0, hlen = 0, plen = 0;
+    for (size_t i = 0; i < nq; i++) {
+        if (strcmp(q[i].name, "host") == 0) {
+            nh++;
+            hlen += strlen(q[i].value) + 1;
+        } else if (strcmp(q[i].name, "port") == 0) {
+            np++;
+            plen += strlen(q[i].value) + 1;
+        }
+    }
+    if (nh > 1 && np > 0) {
+        seterr(err, errlen, "%s: give several hosts as host=h1:p1&host=h2:p2 or as "
+                            "host=h1,h2&port=p1,p2, not both", setting);
+        return -1;
+    }
+    char *hosts = calloc(1, hlen + 1), *ports = calloc(1, hlen + plen + 1);
+    size_t ho = 0, po = 0; /* where each list ends */
+    int rc = -1;
+    if (!hosts || !ports) {
+        seterr(err, errlen, "%s: out of memory", setting);
+        goto out;
+    }
+    bool any_port = np > 0;
+    for (size_t i = 0; i < nq; i++) {
+        const char *v = q[i].value;
+        size_t vn = strlen(v);
+        if (strcmp(q[i].name, "port") == 0) {
+            if (po)
+                ports[po++] = ',';
+            memcpy(ports + po, v, vn);
+            po += vn;
+            continue;
+        }
+        if (strcmp(q[i].name, "host") != 0)
+            continue;
+        const char *colon = strchr(v, ':');
+        size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+        bool split = false;
+        if (nh > 1) {
+            if (colon && strchr(colon + 1, ':')) {
+                seterr(err, errlen, "%s: bad host in the query (more than one ':')", setting);
+                goto out;
+            }
+            split = colon != NULL;
+            if (ho) {
+                hosts[ho++] = ',';
+                ports[po++] = ',';
+            }
+            any_port = true; /* the dialect passes "," for two hosts without ports */
+        } else {
+            /* one "h:p": letters, digits, '-', '.', then digits */
+            split = np == 0 && colon && !strchr(v, ',') && colon[1 + digits] == '\0' &&
+                    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+                        (size_t)(colon - v);
+            if (split && digits > 0)
+                any_port = true;
+        }
+        size_t hn = split ? (size_t)(colon - v) : vn;
+        memcpy(hosts + ho, v, hn);
+        ho += hn;
+        if (split) {
+            memcpy(ports + po, colon + 1, vn - hn - 1);
+            po += vn - hn - 1;
+        }
+    }
+    hosts[ho] = '\0';
+    ports[po] = '\0';
+    if (nh > 0)
+        kv_append(buf, n, cap, "host", hosts);
+    if (any_port)
+        kv_append(buf, n, cap, "port", ports);
+    rc = 0;
+out:
+    free(hosts);
+    free(ports);
+    return rc;
+}
+
+/* The keyword/value conninfo psycopg2 would hand libpq for a URL split by
+ * sa_url_split: host, port, dbname, user, password (each when not empty;
+ * user name, password and database percent-decoded as urllib's unquote
+ * does, a malformed escape kept as written), then the query's parameters:
+ * libpq keywords as they are, ?host=/?port= as SQLAlchemy's multi-host
+ * forms, asyncpg's ssl=MODE as sslmode=MODE; anything else libpq does not
+ * know is dropped with a warning (never its value). */
+static char *pg_url_conninfo(at_config *cfg, const sa_url *u, const char *url, const char *setting,
+                             char *err, size_t errlen)
+{
+    char f[64];
+    if ((u->host.s && memchr(u->host.s, '@', u->host.n)) ||
+        (u->port.s && memchr(u->port.s, '@', u->port.n))) {
+        /* the rest of a password holding an '@' would be taken for the
+         * host and quoted in libpq's errors */
+        seterr(err, errlen,
+               "%s: more than one '@' before the host: SQLAlchemy ends the password at the first "
+               "'@' (write an '@' in the user name or password as %%40)",
+               setting);
+        return NULL;
+    }
+    int port = 0;
+    if (u->port.n > 0 && !parse_port(u->port.s, u->port.n, &port)) {
+        if (strchr(url, '@'))
+            seterr(err, errlen, "%s: bad port (expected 1-65535; not shown: it may hold part of the "
+                                "password)", setting);
+        else
+            seterr(err, errlen, "%s: bad port \"%s\" (expected 1-65535)", setting,
+                   frag(f, sizeof f, u->port.s, u->port.n));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    qpair *q = NULL;
+    size_t nq = 0;
+    char *host = u->host.n ? dup_n(u->host.s, u->host.n) : strdup("");
+    char *db = u->database.s ? pct_decode(u->database.s, u->database.n) : strdup("");
+    char *user = u->user.s ? pct_decode(u->user.s, u->user.n) : strdup("");
+    char *pw = u->password.s ? pct_decode(u->password.s, u->password.n) : strdup("");
+    bool ok = host && db && user && pw && (!u->query.s || parse_qsl(u->query, &q, &nq) == 0);
+    if (ok) {
+        char portbuf[8];
+        snprintf(portbuf, sizeof portbuf, "%d", port);
+        if (*host)
+            kv_append(&buf, &n, &cap, "host", host);
+        if (port)
+            kv_append(&buf, &n, &cap, "port", portbuf);
+        if (*db)
+            kv_append(&buf, &n, &cap, "dbname", db);
+        if (*user)
+            kv_append(&buf, &n, &cap, "user", user);
+        if (*pw)
+            kv_append(&buf, &n, &cap, "password", pw);
+    }
+    free(host);
+    free(db);
+    free(user);
+    wipe_str(pw);
+    if (!ok)
+        goto oom;
+    bool sslmode_given = false;
+    for (size_t i = 0; i < nq; i++)
+        sslmode_given |= strcmp(q[i].name, "sslmode") == 0;
+    for (size_t i = 0; i < nq; i++) {
+        const char *name = q[i].name;
+        if (strcmp(name, "host") == 0 || strcmp(name, "port") == 0)
+            continue;
+        if (strcmp(name, "ssl") == 0 && !sslmode_given && is_sslmode(q[i].value)) {
+            kv_append(&buf, &n, &cap, "sslmode", q[i].value); /* asyncpg's spelling */
+            continue;
+        }
+        if (!libpq_keyword(name)) {
+            if (cfg_warn(cfg, "%s: query parameter \"%s\" is not a libpq connection option: ignored",
+                         setting, frag(f, sizeof f, name, strlen(name))) < 0)
+                goto oom;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(q[j].name, name) == 0) {
+                seterr(err, errlen, "%s: query parameter \"%s\" given more than once", setting,
+                       frag(f, sizeof f, name, strlen(name)));
+                goto fail;
+            }
+        }
+        kv_append(&buf, &n, &cap, name, q[i].value);
+    }
+    if (pg_multihost(q, nq, setting, &buf, &n, &cap, err, errlen) < 0)
+        goto fail;
+    if (!buf)
+        buf = strdup("");
+    if (!buf)
+        goto oom;
+    qpairs_free(q, nq);
+    return buf;
+oom:
+    seterr(err, errlen, "%s: out of memory", setting);
+fail:
+    qpairs_free(q, nq);
+    if (buf)
+        at_wipe_free(buf, cap);
+    return NULL;
 }
 
 /* Display form of a keyword/value conninfo: every option libpq parsed,
@@ -1100,46 +1830,56 @@ static void first_line(char *dst, size_t cap, const char *msg)
     dst[l] = '\0';
 }
 
-/* "5432" or "5432,5433" (libpq multi-host), each 1..65535. */
+/* "5432", "5432,5433" (libpq multi-host) or with empty items (the default
+ * port), each 1..65535. */
 static bool valid_port_list(const char *v)
 {
-    while (*v) {
+    for (;;) {
         long port = 0;
         int digits = 0;
-        for (; *v >= '0' && *v <= '9' && digits < 6; v++, digits++) port = port * 10 + (*v - '0');
-        if (!digits || port < 1 || port > 65535) return false;
-        if (*v == ',') v++;
-        else if (*v) return false;
+        for (; *v >= '0' && *v <= '9' && digits < 6; v++, digits++)
+            port = port * 10 + (*v - '0');
+        if (digits && (port < 1 || port > 65535))
+            return false;
+        if (*v != ',')
+            return *v == '\0';
+        v++;
     }
-    return true;
 }
 
 static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, char *err,
                           size_t errlen)
 {
+    char f[64];
     if (!*url) {
         seterr(err, errlen, "%s: empty connection string", setting);
         return -1;
     }
-    char *conninfo = drop_driver(url);
-    if (!conninfo) {
-        seterr(err, errlen, "%s: out of memory", setting);
-        return -1;
-    }
-    if (is_pg_url(conninfo)) {
-        /* libpq ends user:password@ at the first '@' (before any '/'), the
-         * redaction at the last: with two, libpq takes the rest of the
-         * password for the host and quotes it in its errors */
-        const char *auth = strstr(conninfo, "://") + 3;
-        size_t alen = strcspn(auth, "/"), ats = 0;
-        for (size_t i = 0; i < alen; i++)
-            ats += auth[i] == '@';
-        if (ats > 1) {
-            seterr(err, errlen,
-                   "%s: more than one '@' before the host (write an '@' in the user name or "
-                   "password as %%40)",
-                   setting);
+    sa_url u;
+    bool is_url = sa_url_split(url, &u);
+    char *conninfo, *display = NULL;
+    if (is_url) {
+        if (!pg_scheme(u.name)) {
+            seterr(err, errlen, "%s: unsupported scheme \"%s\" (expected "
+                                "postgresql://user:password@host:port/dbname)", setting,
+                   frag(f, sizeof f, u.name.s, u.name.n));
+            return -1;
+        }
+        conninfo = pg_url_conninfo(cfg, &u, url, setting, err, errlen);
+        if (!conninfo)
+            return -1;
+        char *d = drop_driver(url);
+        display = d ? at_url_redact(d) : NULL;
+        wipe_str(d);
+        if (!display) {
             wipe_str(conninfo);
+            seterr(err, errlen, "%s: out of memory", setting);
+            return -1;
+        }
+    } else {
+        conninfo = strdup(url); /* a keyword/value string: libpq reads it */
+        if (!conninfo) {
+            seterr(err, errlen, "%s: out of memory", setting);
             return -1;
         }
     }
@@ -1147,7 +1887,10 @@ static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, 
     PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
     if (!opts) {
         char line[200];
-        if (strstr(conninfo, "://")) {
+        if (is_url) {
+            /* quoted values of known keywords: only out of memory */
+            seterr(err, errlen, "%s: libpq rejected the settings read from the URL", setting);
+        } else if (strstr(conninfo, "://")) {
             /* Ask again about a copy without the password and with every
              * query value hidden (a keyword may be percent-encoded, as in
              * pass%77ord=), so libpq's message cannot quote a secret. */
@@ -1177,6 +1920,7 @@ static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, 
         }
         PQfreemem(errmsg);
         wipe_str(conninfo);
+        free(display);
         return -1;
     }
     /* libpq checks ports only when it connects; a malformed one is a
@@ -1184,23 +1928,24 @@ static int resolve_pg_url(at_config *cfg, const char *url, const char *setting, 
     for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (strcmp(o->keyword, "port") != 0 || !o->val || !*o->val) continue;
         if (!valid_port_list(o->val)) {
-            /* libpq ends user:password@ at the first '@' (or '/'), the redaction
-             * at the last '@': with an '@' in the URL the "port" libpq found may
-             * be a piece of the password, so it is not echoed then */
+            /* with an '@' in the text, the "port" may be a piece of a
+             * password split by a character that ends it, so it is not
+             * echoed then */
             char shown[64];
             first_line(shown, sizeof shown, o->val);
-            if (strchr(conninfo, '@'))
+            if (strchr(url, '@'))
                 seterr(err, errlen, "%s: bad port (expected 1-65535; not shown: it may hold part of the password)",
                        setting);
             else
                 seterr(err, errlen, "%s: bad port \"%s\" (expected 1-65535)", setting, shown);
             PQconninfoFree(opts);
             wipe_str(conninfo);
+            free(display);
             return -1;
         }
     }
     cfg->pg_conninfo = conninfo;
-    cfg->pg_display = is_pg_url(conninfo) ? at_url_redact(conninfo) : kv_display(opts);
+    cfg->pg_display = display ? display : kv_display(opts);
     PQconninfoFree(opts);
     if (!cfg->pg_display) {
         seterr(err, errlen, "%s: out of memory", setting);
@@ -1271,9 +2016,14 @@ int at_config_resolve(at_config *cfg, const at_config_flags *flags, at_getenv_fn
     at_envfile ef = {0};
     lookup_ctx L = {getenv_fn, NULL};
     if (flags->env_file) {
-        if (at_envfile_load(flags->env_file, &ef, err, errlen) < 0)
+        if (at_envfile_load(flags->env_file, getenv_fn, &ef, err, errlen) < 0)
             return -1;
         L.file = &ef;
+        /* its warnings come first, and stay when resolving fails */
+        cfg->warnings = ef.warnings;
+        cfg->n_warnings = ef.n_warnings;
+        ef.warnings = NULL;
+        ef.n_warnings = 0;
     }
     int rc = -1;
     if (resolve_redis(cfg, flags, &L, err, errlen) < 0)
@@ -1291,8 +2041,15 @@ int at_config_resolve(at_config *cfg, const at_config_flags *flags, at_getenv_fn
     cfg->audit_log = NULL;
     rc = 0;
 out:
-    if (rc < 0)
+    if (rc < 0) {
+        char **w = cfg->warnings;
+        size_t nw = cfg->n_warnings;
+        cfg->warnings = NULL;
+        cfg->n_warnings = 0;
         at_config_free(cfg);
+        cfg->warnings = w;
+        cfg->n_warnings = nw;
+    }
     at_envfile_free(&ef);
     return rc;
 }
@@ -1310,5 +2067,6 @@ void at_config_free(at_config *cfg)
     free(cfg->redis_cert);
     free(cfg->redis_key);
     free(cfg->audit_log);
+    list_free(cfg->warnings, cfg->n_warnings);
     memset(cfg, 0, sizeof *cfg);
 }

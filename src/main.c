@@ -228,12 +228,11 @@ static void scrub_password(char *arg)
 
 /* ---- the config file under flag > environment > env-file ---------------------------- */
 
-/* A setting given in the environment (non-empty) or the env-file. */
+/* A setting that resolution will use: read as it reads it (the environment
+ * first, even when set to "" there, then the env-file), and not empty. */
 static bool given(const at_envfile *ef, const char *name)
 {
-    const char *v = getenv(name);
-    if (v && *v) return true;
-    v = ef ? at_envfile_get(ef, name) : NULL;
+    const char *v = at_setting_lookup(ef, env_lookup, name);
     return v && *v;
 }
 
@@ -255,7 +254,8 @@ static int apply_config_file(const at_cfgfile *cf, at_config_flags *flags)
     }
     at_envfile ef = {0};
     char err[512];
-    if (flags->env_file && at_envfile_load(flags->env_file, &ef, err, sizeof err) < 0) {
+    /* (its warnings are printed once, from at_config_resolve, which reads it again) */
+    if (flags->env_file && at_envfile_load(flags->env_file, env_lookup, &ef, err, sizeof err) < 0) {
         fprintf(stderr, "aethertop: %s\n", err);
         return -1;
     }
@@ -265,7 +265,7 @@ static int apply_config_file(const at_cfgfile *cf, at_config_flags *flags)
     if (!flags->database_url && cf->database && !any_given(&ef, pg_settings)) flags->database_url = cf->database;
     if (!flags->timeout_ms && cf->timeout_ms) flags->timeout_ms = cf->timeout_ms;
     /* AETHERTOP_READ_ONLY set at all (even to 0) in the environment or the env-file wins */
-    bool ro_elsewhere = getenv("AETHERTOP_READ_ONLY") || at_envfile_get(&ef, "AETHERTOP_READ_ONLY");
+    bool ro_elsewhere = at_setting_lookup(&ef, env_lookup, "AETHERTOP_READ_ONLY") != NULL;
     if (!flags->read_only && !ro_elsewhere && cf->read_only == 1) flags->read_only = true;
     at_envfile_free(&ef);
     return 0;
@@ -408,8 +408,10 @@ int main(int argc, char **argv)
     int resolved = at_config_resolve(&cfg, &flags, env_lookup, err, sizeof err);
     scrub_password(argv_redis);
     scrub_password(argv_database);
+    for (size_t i = 0; i < cfg.n_warnings; i++) fprintf(stderr, _("aethertop: warning: %s\n"), cfg.warnings[i]);
     if (resolved < 0) {
         fprintf(stderr, "aethertop: %s\n", err);
+        at_config_free(&cfg);
         at_cfgfile_free(&cf);
         return AT_EXIT_USAGE;
     }

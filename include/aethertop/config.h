@@ -14,6 +14,8 @@ typedef struct {
     int port;
 } at_hostport;
 
+typedef const char *(*at_getenv_fn)(const char *name);
+
 /* One Redis target, as parsed from REDIS_URL / REDIS_HOST... / sentinels. */
 typedef struct {
     at_redis_transport transport;
@@ -28,11 +30,15 @@ typedef struct {
     char *sentinel_service;
 } at_redis_target;
 
-/* One `.env` file: KEY=value pairs in file order. */
+/* One `.env` file, as python-dotenv reads it: KEY=value pairs in file
+ * order, ${VAR} expanded; what python-dotenv skips is skipped with a
+ * warning. */
 typedef struct {
     char **keys;
     char **values;
     size_t n;
+    char **warnings;       /* "FILE:LINE: ..." for each line skipped or left unset; never a value */
+    size_t n_warnings;
 } at_envfile;
 
 typedef struct {
@@ -46,6 +52,9 @@ typedef struct {
     char *redis_ca, *redis_cert, *redis_key; /* TLS options */
     bool tls_insecure;
     char *audit_log;       /* path or NULL */
+    char **warnings;       /* one-line remarks for stderr (a .env line skipped, a URL
+                            * parameter ignored); never a password */
+    size_t n_warnings;
 } at_config;
 
 /* Values given on the command line; NULL/0 = not given. */
@@ -85,15 +94,31 @@ bool at_conninfo_has_secret(const char *s);
 /* Parse "host[:port],host[:port]" sentinel lists (default port 26379). */
 int at_sentinel_hosts_parse(const char *text, at_redis_target *out, char *err, size_t errlen);
 
-/* Parse the text of a gateway .env file. Errors name the line. */
-int at_envfile_parse(const char *text, const char *name, at_envfile *out, char *err, size_t errlen);
-int at_envfile_load(const char *path, at_envfile *out, char *err, size_t errlen);
+/* Parse the text of a gateway .env file as python-dotenv's load_dotenv
+ * does (override=False, interpolate=True): KEY=value, 'KEY'=value, export,
+ * unquoted values (a '#' after white space starts a comment), '...' (\\ and
+ * \' decoded) and "..." (\\ \' \" \a \b \f \n \r \t \v decoded) values over
+ * several lines; then, line by line, ${NAME} and ${NAME:-default} take the
+ * environment's NAME (getenv_fn, even ""; NULL: none), else an earlier
+ * line's, else the default or "". A line python-dotenv cannot parse is
+ * skipped, and a name without '=' left unset, each with a warning in
+ * out->warnings. Fails (-1, err) only when out of memory. */
+int at_envfile_parse(const char *text, const char *name, at_getenv_fn getenv_fn, at_envfile *out,
+                     char *err, size_t errlen);
+/* Read a file and parse it; errors (cannot open, too large) name the file. */
+int at_envfile_load(const char *path, at_getenv_fn getenv_fn, at_envfile *out, char *err,
+                    size_t errlen);
 const char *at_envfile_get(const at_envfile *f, const char *key);
 void at_envfile_free(at_envfile *f);
 
+/* A setting as resolution reads it: the environment's value (even "") when
+ * it is set there, else the env file's (f may be NULL); NULL when neither. */
+const char *at_setting_lookup(const at_envfile *f, at_getenv_fn getenv_fn, const char *name);
+
 /* Resolve the whole configuration. getenv_fn is getenv in production (tests
- * pass their own). Returns 0 or -1 with a one-line error naming the setting. */
-typedef const char *(*at_getenv_fn)(const char *name);
+ * pass their own). Returns 0 or -1 with a one-line error naming the setting;
+ * either way cfg->warnings holds what is worth saying first (on failure
+ * nothing else), and at_config_free releases it. */
 int at_config_resolve(at_config *cfg, const at_config_flags *flags, at_getenv_fn getenv_fn,
                       char *err, size_t errlen);
 void at_config_free(at_config *cfg);

@@ -25,7 +25,11 @@ static const char *fake_getenv(const char *name)
 
 /* Where the password of a URL is, as the redaction sees it: between the ':'
  * after "scheme://user" and the last '@'. 0 when there is none (or it is
- * shorter than 6 bytes, too short to tell from other text). */
+ * shorter than 6 bytes, too short to tell from other text), and when a '/'
+ * comes before that ':': neither redis-py (urlparse ends the host part at
+ * the first '/', '?' or '#') nor SQLAlchemy (the user name runs to the
+ * first ':' or '/') reads a password there, and the text after the '/' is
+ * a path, a database name or a query parameter that may be shown. */
 static size_t password_at(const char *url, size_t *len)
 {
     /* only URLs: scheme "://" at the start (a keyword/value conninfo may hold
@@ -35,7 +39,7 @@ static size_t password_at(const char *url, size_t *len)
     const char *rest = url + scheme + 3;
     const char *at = strrchr(rest, '@');
     const char *colon = at ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
-    if (!colon || at - colon - 1 < 6) return 0;
+    if (!colon || at - colon - 1 < 6 || memchr(rest, '/', (size_t)(colon - rest))) return 0;
     *len = (size_t)(at - colon - 1);
     return (size_t)(colon + 1 - url);
 }
@@ -53,7 +57,7 @@ static void shift_alnum(char *s, size_t n)
 /* What the parsers say about one text: every string that must be
  * password-free. */
 typedef struct {
-    char *redis_err, *redacted, *cfg_err, *pg_display;
+    char *redis_err, *redacted, *cfg_err, *pg_display, *warnings;
 } said;
 
 static char *dup_or_null(const char *s)
@@ -101,11 +105,23 @@ static void run(const char *text, said *out, bool check)
     if (at_config_resolve(&cfg, &flags, fake_getenv, err, sizeof err) == 0) {
         if (check) FZ_CHECK(cfg.pg_conninfo && cfg.pg_display && cfg.redis_display);
         out->pg_display = dup_or_null(cfg.pg_display);
-        at_config_free(&cfg);
     } else {
-        if (check) FZ_CHECK(err[0] && strchr(err, '\n') == NULL);
+        if (check) FZ_CHECK(err[0] && strchr(err, '\n') == NULL && cfg.pg_conninfo == NULL);
         out->cfg_err = strdup(err);
     }
+    /* the warnings (a URL parameter ignored), one line each, joined */
+    size_t wlen = 1;
+    for (size_t i = 0; i < cfg.n_warnings; i++) {
+        if (check) FZ_CHECK(strchr(cfg.warnings[i], '\n') == NULL);
+        wlen += strlen(cfg.warnings[i]) + 1;
+    }
+    out->warnings = calloc(1, wlen);
+    if (!out->warnings) abort();
+    for (size_t i = 0; i < cfg.n_warnings; i++) {
+        strcat(out->warnings, cfg.warnings[i]);
+        strcat(out->warnings, "\n");
+    }
+    at_config_free(&cfg);
 }
 
 static void said_free(said *s)
@@ -114,6 +130,7 @@ static void said_free(said *s)
     free(s->redacted);
     free(s->cfg_err);
     free(s->pg_display);
+    free(s->warnings);
 }
 
 /* A leak: the password is in what was said, and the shifted password is in
@@ -141,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             NO_LEAK(redacted);
             NO_LEAK(cfg_err);
             NO_LEAK(pg_display);
+            NO_LEAK(warnings);
             said_free(&b);
         }
         free(pw2);

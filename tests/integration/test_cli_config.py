@@ -96,6 +96,11 @@ class ConfigTest(harness.IntegrationTest):
             self.assertEqual(g, e, what)
         return doc
 
+    @staticmethod
+    def warnings(err):
+        """stderr's lines but the fixture's own "unreadable affinities" note."""
+        return [l for l in err.strip().splitlines() if "unreadable" not in l]
+
     def assert_config_error(self, args, env, setting):
         rc, out, err, _ = self.run_raw(args, env)
         self.assertEqual(rc, 2, "%s %s: stderr %s" % (args, env, err))
@@ -143,6 +148,13 @@ class ConfigTest(harness.IntegrationTest):
         rc, out, err, _ = self.run_raw(["--timeout", "1", "stats"], {
             "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(xs.free_port())})
         self.assertEqual(rc, 3, err)
+
+    def test_redis_url_at_sign_after_host(self):
+        # the host part ends at the first '/' (urlparse): this '@' is no password's end
+        url = self.good_redis() + "?client_name=ops@team"
+        rc, out, err, _ = self.run_raw(["list", "--json"], {"REDIS_URL": url,
+                                                             "DATABASE_URL": self.ctx.database_url})
+        self.assert_fixture_list(rc, out, err, what="'@' in the query of REDIS_URL")
 
     def test_unix_socket(self):
         sock = os.environ.get("AT_TEST_REDIS_SOCKET")
@@ -215,15 +227,31 @@ class ConfigTest(harness.IntegrationTest):
         self.assertEqual(rc, 2, err)
         self.assertIn("no-such.env", err)
         self.assertEqual(len(err.strip().splitlines()), 1)
-        path = self.env_file("REDIS_URL=%s\nthis line is not an assignment\n" % self.good_redis(),
-                             "broken.env")
-        rc, out, err, _ = self.run_raw(["--env-file", path, "list"], {})
-        self.assertEqual(rc, 2, err)
-        self.assertIn("broken.env", err)
-        self.assertIn("2", err)              # the line number
-        path = self.env_file('REDIS_URL="redis://:%s@127.0.0.1:1/0\n' % FAKE_PASSWORD, "open.env")
-        rc, out, err, _ = self.run_raw(["--env-file", path, "list"], {})
-        self.assertEqual(rc, 2, err)         # unterminated quote; the password is not echoed
+        # what python-dotenv cannot parse it skips, and so does aethertop, with a
+        # warning naming the file and the line; the other lines still count
+        path = self.env_file("REDIS_URL=%s\nthis line is not an assignment\nDATABASE_URL=%s\n"
+                             % (self.good_redis(), self.ctx.database_url), "broken.env")
+        rc, out, err, _ = self.run_raw(["--env-file", path, "list", "--json"], {})
+        self.assert_fixture_list(rc, out, err, what="env file with a line python-dotenv skips")
+        self.assertEqual(self.warnings(err),
+                         ["aethertop: warning: %s:2: expected KEY=value: line skipped, as python-dotenv "
+                          "skips it" % path])
+        # an unterminated quote skips its own line only; the password is not echoed
+        path = self.env_file('REDIS_URL="redis://:%s@127.0.0.1:1/0\nREDIS_URL=%s\nDATABASE_URL=%s\n'
+                             % (FAKE_PASSWORD, self.good_redis(), self.ctx.database_url), "open.env")
+        rc, out, err, _ = self.run_raw(["--env-file", path, "list", "--json"], {})
+        self.assert_fixture_list(rc, out, err, what="env file with an unterminated quote")
+        self.assertIn("open.env:1: unterminated double-quoted value", err)
+
+    def test_env_file_interpolation(self):
+        # ${NAME} and ${NAME:-default}: from the environment, else earlier lines
+        u = urllib.parse.urlsplit(self.good_redis())
+        path = self.env_file("REDIS_ADDR=%s\nREDIS_URL=redis://${REDIS_ADDR}${REDIS_PATH:-%s}\n"
+                             "DATABASE_URL=${GW_DATABASE_URL}\n" % (u.netloc, u.path), "interp.env")
+        rc, out, err, _ = self.run_raw(["--env-file", path, "list", "--json"],
+                                       {"GW_DATABASE_URL": self.ctx.database_url})
+        self.assert_fixture_list(rc, out, err, what="${...} in the env file")
+        self.assertEqual(self.warnings(err), [])
 
     # ------------------------------------------------------ PostgreSQL settings
 
@@ -251,6 +279,24 @@ class ConfigTest(harness.IntegrationTest):
         rc, out, err, _ = self.run_raw(["affinity", "alice"], env)
         self.assertEqual(rc, 3, "DATABASE_URL (wrong) must win over DB_* (right): %s" % err)
 
+    def test_database_url_read_as_sqlalchemy_reads_it(self):
+        # the server trusts every connection, so any password gets in: what
+        # these show is that the URL is split as the gateway's SQLAlchemy
+        # splits it (libpq's own parser saw a port "cd+ef@..." and a bad '%')
+        base = "%s:%d/%s" % (self.pg_host, self.pg_port, self.pg_db)
+        for url in ("postgresql://%s:ab/cd+ef@%s" % (self.pg_user, base),
+                    "postgresql+psycopg2://%s:50%%off@%s" % (self.pg_user, base)):
+            self.assert_alice_resolved({"REDIS_URL": self.good_redis(), "DATABASE_URL": url}, what=url)
+        # asyncpg's ssl= is sslmode; a parameter libpq does not know is dropped, with a warning
+        url = "postgresql+asyncpg://%s@%s?ssl=disable&prepared_statement_cache_size=0" % (self.pg_user, base)
+        rc, out, err, _ = self.run_raw(["list", "alice", "--json"],
+                                       {"REDIS_URL": self.good_redis(), "DATABASE_URL": url})
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["data"]["matched_user_id"], U_ALICE)
+        self.assertEqual(self.warnings(err),
+                         ['aethertop: warning: DATABASE_URL: query parameter "prepared_statement_cache_size" '
+                          'is not a libpq connection option: ignored'])
+
     def test_database_flag_beats_environment(self):
         env = {"REDIS_URL": self.good_redis(),
                "DATABASE_URL": self.ctx.database_url.rsplit("/", 1)[0] + "/no_such_database"}
@@ -274,13 +320,13 @@ class ConfigTest(harness.IntegrationTest):
              [], "REDIS_PORT"),
             ({"REDIS_URL": None, "REDIS_PORT": "70000"}, [], "REDIS_PORT"),
             ({"DATABASE_URL": None, "DB_PORT": "abc", "DB_PASSWORD": pw}, [], "DB_PORT"),
-            ({"DATABASE_URL": "postgresql://postgres:%s@127.0.0.1:5432/db?nosuchoption=1" % pw}, [],
-             "DATABASE_URL"),
-            ({"DATABASE_URL": "postgresql://postgres:%s%%zz@127.0.0.1:5432/db" % pw}, [], "DATABASE_URL"),
+            ({"DATABASE_URL": "postgresql://postgres:%s@127.0.0.1:5432/db?sslmode=disable&sslmode=require"
+              % pw}, [], "DATABASE_URL"),
+            ({"DATABASE_URL": "postgresql://postgres:Pa@%s@127.0.0.1:5432/db" % pw}, [], "DATABASE_URL"),
             ({"DATABASE_URL": "postgresql://postgres:%s@[::1/db" % pw}, [], "DATABASE_URL"),
             ({"DATABASE_URL": "postgresql://postgres:%s@127.0.0.1:notaport/db" % pw}, [], "DATABASE_URL"),
-            ({}, ["--database", "postgresql://postgres:%s@127.0.0.1:5432/db?nosuchoption=1" % pw],
-             "--database"),
+            ({"DATABASE_URL": "mysql://postgres:%s@127.0.0.1/db" % pw}, [], "DATABASE_URL"),
+            ({}, ["--database", "postgresql://postgres:%s@127.0.0.1:notaport/db" % pw], "--database"),
         ]
         for env, flags, setting in cases:
             # (the clear deletes nothing even if it ran: a failure here cannot spoil other tests)

@@ -98,6 +98,10 @@ class ConfigFileTest(harness.IntegrationTest):
             f.write("REDIS_URL=%s\n" % dead)
         rc, _, err = self.run_at(["--env-file", envf, "list"], base)
         self.assertEqual(rc, 3, "the env-file's REDIS_URL wins over the config file: " + err)
+        # ... unless the environment hides it (REDIS_URL="" counts as unset and
+        # hides the file's), when no Redis setting is left: the config file's
+        rc, out, err = self.run_at(["--env-file", envf, "list", "--json"], dict(base, REDIS_URL=""))
+        self.assertEqual(rc, 0, "REDIS_URL=\"\" hides the env-file's, so the config file's redis is used: " + err)
         # ... a REDIS_HOST in the environment counts as setting Redis too
         rc, _, err = self.run_at(["list"], dict(base, REDIS_HOST="127.0.0.1", REDIS_PORT=str(xs.free_port())))
         self.assertEqual(rc, 3, err)

@@ -132,12 +132,12 @@ class SecretsTest(harness.IntegrationTest):
               % (PG_PW, xs.free_port())}, ["affinity", "someone"], 3, "PostgreSQL"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s@127.0.0.1:99999/x" % PG_PW},
              ["list"], 2, "DATABASE_URL"),
-            # libpq ends the credentials at the first '/' or '@', so a password
-            # holding one of them reaches libpq's "port" (found by fuzz_url)
-            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s/x@127.0.0.1/db" % PG_PW},
-             ["list"], 2, "DATABASE_URL"),
+            # a password holding a '/' (read as SQLAlchemy reads it: up to the
+            # first '@'; libpq's URI parser took its tail for the port)
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s/x@127.0.0.1:%d/db"
+              % (PG_PW, xs.free_port())}, ["affinity", "someone"], 3, "PostgreSQL"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "postgres://@:%s@+h/db" % PG_PW},
-             ["list"], 2, "DATABASE_URL"),
+             ["affinity", "someone"], 3, "PostgreSQL"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres:%s@127.0.0.1/x?sslmode=bogus"
               % PG_PW}, ["affinity", "someone"], None, "sslmode"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://u:%s%%ZZ@127.0.0.1/x" % PG_PW},
@@ -150,9 +150,9 @@ class SecretsTest(harness.IntegrationTest):
               % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/x?sslpassword=%s"
               % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
-            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1/x?pass%%77ord=%s%%ZZ"
-              % PG_PW}, ["list"], 2, "DATABASE_URL"),
-            # an unencoded '@' in the password: libpq would take the rest for the host
+            ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:%d/x?pass%%77ord=%s%%ZZ"
+              % (xs.free_port(), PG_PW)}, ["affinity", "someone"], 3, "PostgreSQL"),
+            # an unencoded '@' in the password: SQLAlchemy would take the rest for the host
             ({"REDIS_URL": self.url(), "DATABASE_URL": "postgresql://app:Pa@%s@127.0.0.1:%d/db"
               % (PG_PW, xs.free_port())}, ["affinity", "someone"], 2, "%40"),
             ({"REDIS_URL": self.url(), "DATABASE_URL": "host=127.0.0.1 password='%s" % PG_PW},
@@ -174,12 +174,13 @@ class SecretsTest(harness.IntegrationTest):
         path = os.path.join(self.tmp, "gateway.env")
         with open(path, "w") as f:
             f.write("REDIS_URL=redis://:%s@127.0.0.1:%d/0\nDB_PASSWORD=\"%s\n" % (REDIS_PW, self.srv.port, PG_PW))
-        rc, out, err = self.run_at(["list", "--env-file", path], env={"REDIS_URL": None}, expect_rc=2)
-        self.assertIn("gateway.env:2", err)
+        # skipped (as python-dotenv skips it) with a warning that names the line, not the value
+        rc, out, err = self.run_at(["list", "--env-file", path], env={"REDIS_URL": None}, expect_rc=0)
+        self.assertIn("gateway.env:2: unterminated double-quoted value", err)
         with open(path, "w") as f:
             f.write("REDIS_URL=redis://:%s@127.0.0.1:%d/0\nnot a setting %s\n" % (REDIS_PW, self.srv.port, PG_PW))
-        rc, out, err = self.run_at(["list", "--env-file", path], env={"REDIS_URL": None}, expect_rc=2)
-        self.assertIn("gateway.env:2", err)
+        rc, out, err = self.run_at(["list", "--env-file", path], env={"REDIS_URL": None}, expect_rc=0)
+        self.assertIn("gateway.env:2: expected KEY=value", err)
         with open(path, "w") as f:
             f.write("REDIS_URL=redis://oncall:%s@127.0.0.1:%d/0\n" % (ACL_PW, self.srv.port))
         rc, out, err = self.run_at(["list", "--json", "--env-file", path], env={"REDIS_URL": None},
