@@ -172,9 +172,10 @@ class SimSeedTest(harness.IntegrationTest):
 
     def test_ttl_advice_percentiles_recomputed(self):
         """aethertop's per-user interval percentiles equal ones computed here
-        from the raw rows (linear interpolation, as percentile_cont does)."""
+        from the raw rows (linear interpolation, as percentile_cont does),
+        completed requests only, as the gateway's analysis counts them."""
         rows = self.ctx.query("SELECT user_id, extract(epoch FROM created_at)::float8 AS t FROM usage "
-                              "WHERE user_id IS NOT NULL ORDER BY user_id, created_at")
+                              "WHERE user_id IS NOT NULL AND status = 'completed' ORDER BY user_id, created_at")
         times = {}
         for r in rows:
             times.setdefault(r["user_id"], []).append(float(r["t"]))
