@@ -429,6 +429,12 @@ static int bench_clear(bool provider)
     atomic_store(&stop_flag, true);
     pthread_join(ping, NULL);
     if (provider) pthread_join(repoint, NULL);
+    if (res.outcome != AT_CLEAR_DONE || res.deleted <= 0) {
+        /* a clear that did not run measures nothing */
+        fprintf(stderr, "bench: %s did not run: outcome %d, %lld deleted: %s\n", name, (int)res.outcome,
+                res.deleted, res.error);
+        return 1;
+    }
     printf("%s_ms %.1f deleted %lld rows %zu\n", name, ms, res.deleted, s->n_rows);
     printf("%s_max_ping_ms %.2f realtime_probe %d\n", name, max_ping(), ping_realtime);
     probe_print(name, "clear");

@@ -539,6 +539,11 @@ class ClearCommands(harness.IntegrationTest):
         self.assertEqual(raw[0]["id"], raw[1]["id"])
         self.assertEqual((raw[0]["count"], raw[1]["count"]), (0, 3))
 
+    def test_audit_log_to_dev_null(self):
+        """A special file takes the lines (fsync has nothing to sync there)."""
+        rc, out, err = self.run_at(["clear", "user", K_MAIN, "--yes", "--audit-log", "/dev/null"])
+        self.assert_gone_exactly(self.keys_of(lambda a: a["affinity_key"] == K_MAIN))
+
     def test_audit_log_full_disk_refuses(self):
         """The log opens but its first line cannot be written (a full disk):
         nothing is deleted, and the message says so."""
