@@ -135,12 +135,8 @@ static bool key_names_target(batch_ctx *c, const char *key, size_t klen)
     size_t pl = strlen(AT_AFFINITY_PREFIX);
     if (klen <= pl || memcmp(key, AT_AFFINITY_PREFIX, pl) != 0) return false;
     const char *part = key + pl, *end = memchr(part, ':', klen - pl);
-    size_t len = end ? (size_t)(end - part) : klen - pl;
-    char buf[256];
-    if (len >= sizeof buf) return false;
-    memcpy(buf, part, len);
-    buf[len] = '\0';
-    return is_key_id(c, buf);
+    int32_t v;
+    return at_strmap_find(&c->key_ids, part, end ? (size_t)(end - part) : klen - pl, &v) != NULL;
 }
 
 /* Send head[0..nhead) + keys + tail[0..ntail) as one command and return its

@@ -62,6 +62,19 @@ class ClearTest(tcs.ConsoleTest):
                 parts.append(m.group(1).strip())
         return " ".join(parts)
 
+    def clear_by_command(self, c, command, targets, label):
+        """:command, the dialog names label and counts the targets, y: exactly
+        the targets are gone."""
+        c.keys(":")
+        c.wait(re.compile(r"(?m)^:"))
+        c.type(command)
+        c.keys("Enter")
+        s = c.wait("Delete %d keys" % len(targets))
+        self.assertIn(label, self.dialog(s))
+        c.keys("y")
+        c.wait("Cleared %d keys" % len(targets))
+        self.assert_gone_exactly(targets)
+
     def select_api_key(self, c, key_id, rows):
         c.keys("/")
         c.type(key_id)
@@ -143,15 +156,8 @@ class ClearTest(tcs.ConsoleTest):
         targets = self.affinity_keys(lambda a: a[1] == K_BOB)
         everything_of_bob = self.affinity_keys(lambda a: a[1] in (K_BOB, K_BOB_EMPTY))
         self.assertLess(len(targets), len(everything_of_bob))
-        c.keys(":")
-        c.wait(re.compile(r"(?m)^:"))
-        c.type("clear user %s" % K_BOB)
-        c.keys("Enter")
-        s = c.wait("Delete %d keys" % len(targets))
-        self.assertIn("all affinities of API key bob-laptop (%s)" % K_BOB, self.dialog(s))
-        c.keys("y")
-        c.wait("Cleared %d keys" % len(targets))
-        self.assert_gone_exactly(targets)
+        self.clear_by_command(c, "clear user %s" % K_BOB, targets,
+                              "all affinities of API key bob-laptop (%s)" % K_BOB)
         c.quit(self)
 
     def test_quit_right_after_confirming(self):
@@ -209,15 +215,8 @@ class ClearTest(tcs.ConsoleTest):
     def test_clear_provider_by_command(self):
         c = self.start()
         targets = self.affinity_keys(lambda a: a[4] == P_OAI)
-        c.keys(":")
-        c.wait(re.compile(r"(?m)^:"))
-        c.type("clear provider %s" % P_OAI)
-        c.keys("Enter")
-        s = c.wait("Delete %d keys" % len(targets))
-        self.assertIn("all affinities of provider OpenAI Proxy (%s)" % P_OAI, self.dialog(s))
-        c.keys("y")
-        c.wait("Cleared %d keys" % len(targets))
-        self.assert_gone_exactly(targets)
+        self.clear_by_command(c, "clear provider %s" % P_OAI, targets,
+                              "all affinities of provider OpenAI Proxy (%s)" % P_OAI)
         c.quit(self)
 
     def test_clear_user_and_key_of_the_row(self):
