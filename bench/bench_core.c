@@ -255,12 +255,23 @@ typedef struct {
 static probe target_probe;
 static double max_ping(void) { return atomic_load(&target_probe.max_ms); }
 
+/* Every PING of a phase that waited over SLOW_PING_MS: when it was sent
+ * (CLOCK_MONOTONIC, ms) and how long it waited, for measure.py to set beside
+ * the times the machine did not run Redis's core (perf's samples). Written
+ * by the probe thread only, read after it has stopped or between phases. */
+#define SLOW_PING_MS 5.0
+#define SLOW_PINGS_MAX 65536
+static struct { double t0, ms; int phase; } slow_pings[SLOW_PINGS_MAX];
+static atomic_int n_slow_pings;
+static atomic_long slow_pings_dropped; /* of the phase: the list is full */
+
 static void probe_reset(void)
 {
     atomic_fetch_add(&probe_phase, 1);
     atomic_store(&target_probe.max_ms, 0.0);
     atomic_store(&target_probe.count, 0);
     for (size_t i = 0; i < N_PING_BUCKETS; i++) atomic_store(&target_probe.over[i], 0);
+    atomic_store(&slow_pings_dropped, 0);
 }
 
 /* "pings N >2ms a >5ms b ..." for the phase just measured */
@@ -268,6 +279,14 @@ static void probe_print(const char *name, const char *phase)
 {
     printf("%s_%s_pings %ld", name, phase, atomic_load(&target_probe.count));
     for (size_t i = 0; i < N_PING_BUCKETS; i++) printf(" >%gms %ld", PING_BUCKETS[i], atomic_load(&target_probe.over[i]));
+    printf("\n");
+    /* "slow_pings T0:MS ..." of this phase: each PING over SLOW_PING_MS;
+     * a full list says how many it could not hold */
+    printf("%s_%s_slow_pings_dropped %ld\n", name, phase, atomic_load(&slow_pings_dropped));
+    printf("%s_%s_slow_pings", name, phase);
+    int cur = atomic_load(&probe_phase), n = atomic_load(&n_slow_pings);
+    for (int i = 0; i < n; i++)
+        if (slow_pings[i].phase == cur) printf(" %.3f:%.2f", slow_pings[i].t0, slow_pings[i].ms);
     printf("\n");
 }
 
@@ -289,6 +308,15 @@ static void *ping_thread(void *arg)
         double ms = mono_ms() - t0;
         if (rep) freeReplyObject(rep);
         if (phase == atomic_load(&probe_phase)) {
+            int n = atomic_load(&n_slow_pings);
+            if (ms > SLOW_PING_MS && n < SLOW_PINGS_MAX) {
+                slow_pings[n].t0 = t0;
+                slow_pings[n].ms = ms;
+                slow_pings[n].phase = phase;
+                atomic_store(&n_slow_pings, n + 1);
+            } else if (ms > SLOW_PING_MS) {
+                atomic_fetch_add(&slow_pings_dropped, 1);
+            }
             if (ms > atomic_load(&pr->max_ms)) atomic_store(&pr->max_ms, ms);
             atomic_fetch_add(&pr->count, 1);
             for (size_t i = 0; i < N_PING_BUCKETS; i++)
@@ -410,6 +438,7 @@ static int bench_clear(bool provider)
         }
         if (f) pclose(f);
         printf("%s_floor_ms %.1f\n%s_floor_max_ping_ms %.2f\n", name, floor_ms, name, max_ping());
+        probe_print(name, "floor");
     }
     probe_reset();
     /* Redis's own account of slow commands during the clear */
