@@ -421,6 +421,9 @@ int main(int argc, char **argv)
     if (cert) cfg.redis_cert = strdup(cert);
     if (key) cfg.redis_key = strdup(key);
     if (insecure) cfg.tls_insecure = true;
+    if (insecure && cfg.redis.transport == AT_REDIS_TLS && cfg.redis.n_sentinels == 0)
+        fprintf(stderr, _("aethertop: warning: --insecure: the Redis server's TLS certificate and host name "
+                          "are not verified; anyone on the network path can read and change the traffic\n"));
 
     int rc;
     if (npos == 0) {

@@ -143,6 +143,16 @@ class TLSTest(harness.IntegrationTest):
         url2 = "rediss://localhost:%d/0" % self.other.port
         self.assertEqual(self.list_keys(["--redis", url2, "--insecure"]), ["key-tls-1", "key-tls-2"])
 
+        # and it says so, every time (on stderr, before anything else)
+        rc, out, err = self.run_at(["list", "--json", "--redis", url2, "--insecure"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("warning: --insecure", err)
+        self.assertIn("not verified", err)
+        # without it, no such warning
+        rc, out, err = self.run_at(["list", "--json", "--redis", url, "--redis-ca", self.certs["ca"]])
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("--insecure", err)
+
     def test_client_certificate(self):
         url = "rediss://localhost:%d/0" % self.clientauth.port
         keys = self.list_keys(["--redis", url, "--redis-ca", self.certs["ca"],
