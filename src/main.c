@@ -369,6 +369,10 @@ int main(int argc, char **argv)
         print_version();
         return AT_EXIT_OK;
     }
+    if (key && !cert) {
+        fprintf(stderr, _("aethertop: --redis-key needs --redis-cert (the client certificate it belongs to)\n"));
+        return AT_EXIT_USAGE;
+    }
     if (flags.redis_url && strchr(flags.redis_url, '@'))
         fprintf(stderr, _("aethertop: warning: a password on the command line is visible to other users; "
                           "put REDIS_URL in the environment or --env-file instead\n"));

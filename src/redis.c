@@ -21,7 +21,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <openssl/decodererr.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -34,7 +36,7 @@ struct at_redis {
     size_t out_len, out_cap;
     int timeout_ms;
     bool broken;
-    char err[256];
+    char err[512];
     char describe[320];
     unsigned long long round_trips;
     bool sent_since_read;
@@ -137,34 +139,125 @@ static int connect_fd(at_redis *r, const char *host, int port, const char *path,
     return fd;
 }
 
-static const char *ssl_reason(void)
+/* OpenSSL's error queue after a failure, taken (the queue is left empty). */
+typedef struct {
+    unsigned long e[8];
+    int n;
+} ssl_errs;
+
+static void ssl_errs_take(ssl_errs *q)
 {
-    unsigned long e = ERR_get_error();
-    const char *s = e ? ERR_reason_error_string(e) : NULL;
-    return s ? s : "TLS error";
+    unsigned long e;
+    q->n = 0;
+    while ((e = ERR_get_error()) != 0)
+        if (q->n < (int)(sizeof q->e / sizeof q->e[0])) q->e[q->n++] = e;
 }
 
-static int tls_start(at_redis *r, const at_config *cfg, const char *host, long long deadline)
+static bool ssl_errs_has(const ssl_errs *q, int lib, int reason)
 {
-    r->ssl_ctx = SSL_CTX_new(TLS_client_method());
-    if (!r->ssl_ctx) { fail(r, "TLS: %s", ssl_reason()); return -1; }
-    SSL_CTX_set_min_proto_version(r->ssl_ctx, TLS1_2_VERSION);
+    for (int i = 0; i < q->n; i++)
+        if (ERR_GET_LIB(q->e[i]) == lib && ERR_GET_REASON(q->e[i]) == reason) return true;
+    return false;
+}
+
+/* The most specific reason: the last error that has a text, passing over
+ * the "PEM lib" wrapper that only says a PEM routine failed. */
+static const char *ssl_errs_reason(const ssl_errs *q)
+{
+    for (int i = q->n - 1; i >= 0; i--) {
+        if (ERR_GET_REASON(q->e[i]) == ERR_R_PEM_LIB) continue;
+        const char *s = ERR_reason_error_string(q->e[i]);
+        if (s) return s;
+    }
+    return "TLS error";
+}
+
+static const char *ssl_reason(void)
+{
+    ssl_errs q;
+    ssl_errs_take(&q);
+    return ssl_errs_reason(&q);
+}
+
+/* A TLS file that cannot be opened: its name and the system's reason
+ * (OpenSSL would only say "system lib"). */
+static int tls_file_readable(at_redis *r, const char *what, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fail(r, "TLS: cannot read %s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* An encrypted client key is refused rather than prompted for: OpenSSL's
+ * default would read a passphrase from the terminal (under the console's
+ * screen, or forever in a script). */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf; (void)size; (void)rwflag; (void)u;
+    return -1;
+}
+
+/* Nothing in PEM form where a certificate or key was expected. */
+static bool ssl_errs_not_pem(const ssl_errs *q)
+{
+    return ssl_errs_has(q, ERR_LIB_PEM, PEM_R_NO_START_LINE) ||
+           ssl_errs_has(q, ERR_LIB_OSSL_DECODER, ERR_R_UNSUPPORTED);
+}
+
+/* --redis-ca, --redis-cert, --redis-key: each failure names its file. */
+static int tls_load_files(at_redis *r, const at_config *cfg)
+{
+    ssl_errs q;
     if (cfg->redis_ca) {
+        if (tls_file_readable(r, "CA file", cfg->redis_ca) < 0) return -1;
         if (SSL_CTX_load_verify_locations(r->ssl_ctx, cfg->redis_ca, NULL) != 1) {
-            fail(r, "TLS: cannot load CA file %s: %s", cfg->redis_ca, ssl_reason());
+            ssl_errs_take(&q);
+            fail(r, "TLS: cannot load CA file %s: %s", cfg->redis_ca,
+                 ssl_errs_not_pem(&q) || ssl_errs_has(&q, ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND)
+                     ? "no PEM certificate in it" : ssl_errs_reason(&q));
             return -1;
         }
     } else {
         SSL_CTX_set_default_verify_paths(r->ssl_ctx);
+        ERR_clear_error();   /* a missing system store shows as "not accepted" later */
     }
-    if (cfg->redis_cert) {
-        if (SSL_CTX_use_certificate_chain_file(r->ssl_ctx, cfg->redis_cert) != 1 ||
-            SSL_CTX_use_PrivateKey_file(r->ssl_ctx, cfg->redis_key ? cfg->redis_key : cfg->redis_cert,
-                                        SSL_FILETYPE_PEM) != 1) {
-            fail(r, "TLS: cannot load client certificate/key: %s", ssl_reason());
-            return -1;
-        }
+    if (!cfg->redis_cert) return 0;
+    const char *key = cfg->redis_key ? cfg->redis_key : cfg->redis_cert;
+    if (tls_file_readable(r, "client certificate", cfg->redis_cert) < 0 ||
+        tls_file_readable(r, "client key", key) < 0)
+        return -1;
+    if (SSL_CTX_use_certificate_chain_file(r->ssl_ctx, cfg->redis_cert) != 1) {
+        ssl_errs_take(&q);
+        fail(r, "TLS: cannot load client certificate %s: %s", cfg->redis_cert,
+             ssl_errs_not_pem(&q) ? "no PEM certificate in it" : ssl_errs_reason(&q));
+        return -1;
     }
+    SSL_CTX_set_default_passwd_cb(r->ssl_ctx, no_passphrase);
+    if (SSL_CTX_use_PrivateKey_file(r->ssl_ctx, key, SSL_FILETYPE_PEM) != 1) {
+        ssl_errs_take(&q);
+        if (ssl_errs_has(&q, ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH))
+            fail(r, "TLS: client key %s does not match the certificate %s", key, cfg->redis_cert);
+        else if (ssl_errs_has(&q, ERR_LIB_PEM, PEM_R_BAD_PASSWORD_READ))
+            fail(r, "TLS: client key %s is encrypted (aethertop cannot ask for its passphrase)", key);
+        else
+            fail(r, "TLS: cannot load client key %s: %s", key,
+                 ssl_errs_not_pem(&q) ? "no PEM private key in it" : ssl_errs_reason(&q));
+        return -1;
+    }
+    return 0;
+}
+
+static int tls_start(at_redis *r, const at_config *cfg, const char *host, long long deadline)
+{
+    ERR_clear_error();
+    r->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!r->ssl_ctx) { fail(r, "TLS: %s", ssl_reason()); return -1; }
+    SSL_CTX_set_min_proto_version(r->ssl_ctx, TLS1_2_VERSION);
+    if (tls_load_files(r, cfg) < 0) return -1;
     SSL_CTX_set_verify(r->ssl_ctx, cfg->tls_insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
     r->ssl = SSL_new(r->ssl_ctx);
     if (!r->ssl) { fail(r, "TLS: %s", ssl_reason()); return -1; }
@@ -172,6 +265,7 @@ static int tls_start(at_redis *r, const at_config *cfg, const char *host, long l
     SSL_set_tlsext_host_name(r->ssl, host);
     if (!cfg->tls_insecure) SSL_set1_host(r->ssl, host);
     for (;;) {
+        ERR_clear_error();
         int rc = SSL_connect(r->ssl);
         if (rc == 1) return 0;
         int e = SSL_get_error(r->ssl, rc);

@@ -15,6 +15,8 @@ with --redis-cert / --redis-key. Every wait is bounded by --timeout.
 
 import json
 import os
+import pty
+import select
 import shutil
 import socket
 import ssl
@@ -173,6 +175,86 @@ class TLSTest(harness.IntegrationTest):
                                     "--redis-cert", missing, "--redis-key", missing])
         self.assertEqual(rc, 3, err)
         self.assertIn("client certificate", err)
+
+    def test_tls_file_errors_name_the_file(self):
+        """A CA, certificate or key file that cannot be used: one line, exit
+        3, naming the file and why (not just "TLS error")."""
+        url = "rediss://localhost:%d/0" % self.clientauth.port
+        ca, cert, key = self.certs["ca"], self.certs["client_cert"], self.certs["client_key"]
+        missing = os.path.join(self.tmp, "no-such-file.pem")
+        cases = [
+            (["--redis-ca", missing], missing, "No such file"),
+            (["--redis-ca", key], key, "CA"),
+            (["--redis-ca", ca, "--redis-cert", missing, "--redis-key", key], missing, "No such file"),
+            (["--redis-ca", ca, "--redis-cert", cert, "--redis-key", missing], missing, "No such file"),
+            (["--redis-ca", ca, "--redis-cert", key, "--redis-key", key], key, "certificate"),
+            # a key that is not the certificate's
+            (["--redis-ca", ca, "--redis-cert", cert, "--redis-key", self.certs["server_key"]],
+             self.certs["server_key"], "does not match"),
+        ]
+        for extra, name, why in cases:
+            rc, out, err = self.run_at(["list", "--json", "--redis", url] + extra)
+            self.assertEqual(rc, 3, "%s: %r" % (extra, err))
+            self.assertEqual(out, "")
+            self.assertIn(name, err, extra)
+            self.assertIn(why, err, extra)
+            self.assertEqual(len(err.strip().splitlines()), 1, "a one-line reason: %r" % err)
+        # a key without a certificate is a usage error, not silently ignored
+        rc, out, err = self.run_at(["list", "--json", "--redis", url, "--redis-ca", ca,
+                                    "--redis-key", key])
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--redis-key", err)
+        self.assertIn("--redis-cert", err)
+        self.assertEqual(len(err.strip().splitlines()), 1, "a one-line reason: %r" % err)
+
+    def test_encrypted_client_key_never_prompts(self):
+        """An encrypted client key, on a terminal: OpenSSL's default would
+        ask for its passphrase on /dev/tty and wait there forever (no
+        --timeout applies). aethertop refuses it at once, naming the file."""
+        enc = os.path.join(self.tmp, "client-enc.key")
+        xs._openssl(["pkey", "-in", self.certs["client_key"], "-out", enc, "-aes256",
+                     "-passout", "pass:secret-pass"], self.tmp)
+        url = "rediss://localhost:%d/0" % self.clientauth.port
+        argv = [harness.AETHERTOP, "list", "--json", "--timeout", "2", "--redis", url,
+                "--redis-ca", self.certs["ca"], "--redis-cert", self.certs["client_cert"],
+                "--redis-key", enc]
+        env = self.ctx.env({"REDIS_URL": None})
+        pid, fd = pty.fork()   # the child's controlling terminal is the pty
+        if pid == 0:
+            try:
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        out = b""
+        deadline = time.monotonic() + 10
+        status = None
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                if ready:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        break
+                    out += chunk
+                    if b"pass phrase" in out.lower():
+                        break
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == 0:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                status = None
+        finally:
+            os.close(fd)
+        text = out.decode("utf-8", "replace")
+        self.assertNotIn("pass phrase", text.lower(), "asked for a passphrase: %r" % text)
+        self.assertIsNotNone(status, "still running after 10 s: %r" % text)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 3, text)
+        self.assertIn(enc, text)
+        self.assertIn("encrypted", text)
+        self.assertNotIn("secret-pass", text)
 
     def test_clear_and_large_values_over_tls(self):
         """Bulk traffic over TLS: many keys, a 1 MiB value, a clear."""
