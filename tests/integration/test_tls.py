@@ -256,6 +256,51 @@ class TLSTest(harness.IntegrationTest):
         self.assertIn("encrypted", text)
         self.assertNotIn("secret-pass", text)
 
+    def test_server_name_indication(self):
+        """SNI carries the host name, never an address literal (RFC 6066
+        section 3). Observed with a TLS listener that records what the
+        client hello named, then hangs up."""
+        import threading
+        seen = []
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.certs["server_cert"], self.certs["server_key"])
+        ctx.sni_callback = lambda sock, name, c: seen.append(name)
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(4)
+        self.addCleanup(lsock.close)
+        port = lsock.getsockname()[1]
+
+        def serve(n):
+            for _ in range(n):
+                conn, _ = lsock.accept()
+                conn.settimeout(5)
+                try:
+                    with ctx.wrap_socket(conn, server_side=True):
+                        pass
+                except (OSError, ssl.SSLError):
+                    conn.close()
+
+        t = threading.Thread(target=serve, args=(2,), daemon=True)
+        t.start()
+        for host in ("localhost", "127.0.0.1"):
+            self.run_at(["list", "--timeout", "3", "--redis", "rediss://%s:%d/0" % (host, port),
+                         "--redis-ca", self.certs["ca"]])
+        t.join(10)
+        self.assertEqual(seen, ["localhost", None])
+
+    def test_insecure_handshake_failure_names_the_real_reason(self):
+        """With --insecure an unverified chain is no reason: a handshake that
+        fails for another one (here a TLS 1.2 server that wants a client
+        certificate) must not be reported as "certificate not accepted"."""
+        srv = xs.start_redis(self, self.tmp, "tls12-clientauth", kind="tls", tls=self.certs,
+                             args=["--tls-auth-clients", "yes", "--tls-protocols", "TLSv1.2"])
+        rc, out, err = self.run_at(["list", "--timeout", "3", "--insecure", "--redis",
+                                    "rediss://localhost:%d/0" % srv.port])
+        self.assertEqual(rc, 3, err)
+        self.assertNotIn("not accepted", err)
+        self.assertIn("TLS handshake with localhost failed", err)
+
     def test_clear_and_large_values_over_tls(self):
         """Bulk traffic over TLS: many keys, a 1 MiB value, a clear."""
         c = TLSRedis(self.verified.port, self.certs, db=1)
