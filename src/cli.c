@@ -65,6 +65,7 @@ static int need_redis(cli_ctx *c)
         errorf("%s", err);
         return AT_EXIT_UNAVAILABLE;
     }
+    if (*at_redis_note(c->r)) errorf(_("note: %s"), at_redis_note(c->r));
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* redis.c — the Redis connection: our own socket (TCP or unix, optionally
  * wrapped in OpenSSL for rediss://) carrying hiredis's command formatter and
  * protocol reader. Every wait is a poll() bounded by the configured timeout,
- * so a slow or dead server can never hang the caller. Sentinel discovery,
+ * so a slow or dead server can never hang the caller. Sentinel discovery
+ * (each sentinel in turn; the master it names must answer ROLE "master"),
  * AUTH and SELECT happen in at_redis_open. */
 #include "aethertop/redis.h"
 #include "aethertop/secret.h"
@@ -42,6 +43,7 @@ struct at_redis {
     unsigned long long round_trips;
     bool sent_since_read;
     char tls_err[160];   /* why OpenSSL gave up on the connection, if it said */
+    char note[1024];     /* sentinels skipped on the way to this master ("" if none) */
 };
 
 static long long now_ms(void)
@@ -500,7 +502,8 @@ void at_redis_abandon(at_redis *r, const char *why)
 const char *at_redis_describe(const at_redis *r) { return r->describe; }
 unsigned long long at_redis_round_trips(const at_redis *r) { return r->round_trips; }
 
-/* AUTH (ACL user when given); the password never appears in errors. */
+/* AUTH (ACL user when given); the password never appears in errors.
+ * 0, -1 when the connection failed, -2 when the server refused it. */
 static int redis_auth(at_redis *r, const char *user, const char *password)
 {
     if (!password || !*password) return 0;
@@ -518,7 +521,7 @@ static int redis_auth(at_redis *r, const char *user, const char *password)
     int ok = rep->type != REDIS_REPLY_ERROR;
     if (!ok) fail(r, "authentication failed: %.*s", (int)(rep->len > 120 ? 120 : rep->len), rep->str);
     freeReplyObject(rep);
-    return ok ? 0 : -1;
+    return ok ? 0 : -2;
 }
 
 static at_redis *open_one(const at_config *cfg, const char *host, int port, const char *path,
@@ -538,60 +541,10 @@ static at_redis *open_one(const at_config *cfg, const char *host, int port, cons
     return r;
 }
 
-/* Ask the sentinels, in order, for the master's address. */
-static int sentinel_master(const at_config *cfg, char *host, size_t hostlen, int *port,
-                           char *err, size_t errlen)
+/* AUTH and SELECT on a fresh connection; on failure it is closed and err
+ * says why. */
+static at_redis *login(at_redis *r, const at_redis_target *t, char *err, size_t errlen)
 {
-    const at_redis_target *t = &cfg->redis;
-    char last[640] = "no sentinel configured";
-    for (size_t i = 0; i < t->n_sentinels; i++) {
-        char e[640];
-        at_redis *s = open_one(cfg, t->sentinels[i].host, t->sentinels[i].port, NULL,
-                               t->transport == AT_REDIS_TLS, e, sizeof e);
-        if (!s) { snprintf(last, sizeof last, "%s", e); continue; }
-        if (t->password && *t->password && redis_auth(s, NULL, t->password) < 0) {
-            /* sentinels without a password answer an error to AUTH: try without */
-            at_redis_close(s);
-            s = open_one(cfg, t->sentinels[i].host, t->sentinels[i].port, NULL,
-                         t->transport == AT_REDIS_TLS, e, sizeof e);
-            if (!s) { snprintf(last, sizeof last, "%s", e); continue; }
-        }
-        const char *svc = t->sentinel_service ? t->sentinel_service : "mymaster";
-        redisReply *rep = at_redis_commandf(s, "SENTINEL get-master-addr-by-name %s", svc);
-        if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-            rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_STRING) {
-            snprintf(host, hostlen, "%s", rep->element[0]->str);
-            *port = atoi(rep->element[1]->str);
-            freeReplyObject(rep);
-            at_redis_close(s);
-            return 0;
-        }
-        snprintf(last, sizeof last, "sentinel %.100s:%d does not know master \"%.100s\"%s%.255s",
-                 t->sentinels[i].host, t->sentinels[i].port, svc,
-                 rep ? "" : ": ", rep ? "" : at_redis_error(s));
-        if (rep) freeReplyObject(rep);
-        at_redis_close(s);
-    }
-    snprintf(err, errlen, "Redis sentinel: %s", last);
-    return -1;
-}
-
-at_redis *at_redis_open(const at_config *cfg, char *err, size_t errlen)
-{
-    const at_redis_target *t = &cfg->redis;
-    char host[256];
-    int port = t->port;
-    const char *path = NULL;
-    if (t->n_sentinels) {
-        if (sentinel_master(cfg, host, sizeof host, &port, err, errlen) < 0) return NULL;
-    } else if (t->transport == AT_REDIS_UNIX) {
-        path = t->socket_path;
-        host[0] = '\0';
-    } else {
-        snprintf(host, sizeof host, "%s", t->host ? t->host : "localhost");
-    }
-    at_redis *r = open_one(cfg, path ? NULL : host, port, path, t->transport == AT_REDIS_TLS, err, errlen);
-    if (!r) return NULL;
     if (redis_auth(r, t->username, t->password) < 0) {
         snprintf(err, errlen, "Redis %s: %s", r->describe, r->err);
         at_redis_close(r);
@@ -611,3 +564,142 @@ at_redis *at_redis_open(const at_config *cfg, char *err, size_t errlen)
     snprintf(r->describe + dl, sizeof r->describe - dl, "/%d", t->db);
     return r;
 }
+
+/* Ask sentinel i for the master's address (the sentinel gets AUTH with
+ * the password too; one that has none is asked again without). 0, or -1
+ * with why in err. */
+static int sentinel_ask(const at_config *cfg, size_t i, char *host, size_t hostlen, int *port,
+                        char *err, size_t errlen)
+{
+    const at_redis_target *t = &cfg->redis;
+    const at_hostport *sp = &t->sentinels[i];
+    char e[640];
+    at_redis *s = open_one(cfg, sp->host, sp->port, NULL, false, e, sizeof e);
+    if (s && t->password && *t->password) {
+        int rc = redis_auth(s, NULL, t->password);
+        if (rc == -1) snprintf(e, sizeof e, "%s", at_redis_error(s));
+        if (rc < 0) {
+            at_redis_close(s);
+            s = rc == -2 ? open_one(cfg, sp->host, sp->port, NULL, false, e, sizeof e) : NULL;
+        }
+    }
+    if (!s) {
+        snprintf(err, errlen, "%s", e);
+        return -1;
+    }
+    const char *svc = t->sentinel_service ? t->sentinel_service : "mymaster";
+    const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", svc};
+    redisReply *rep = at_redis_command(s, 3, argv, NULL);
+    int rc = -1;
+    if (!rep) {
+        snprintf(err, errlen, "%s", at_redis_error(s));
+    } else if (rep->type == REDIS_REPLY_NIL) {
+        snprintf(err, errlen, "does not know master \"%.100s\"", svc);
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "answered: %.200s", rep->str);
+    } else {
+        long p = 0;
+        char *end = NULL;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+            rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_STRING &&
+            rep->element[0]->len > 0 && rep->element[0]->len < hostlen) {
+            errno = 0;
+            p = strtol(rep->element[1]->str, &end, 10);
+        }
+        if (end && !*end && end != rep->element[1]->str && errno == 0 && p >= 1 && p <= 65535) {
+            snprintf(host, hostlen, "%s", rep->element[0]->str);
+            *port = (int)p;
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "answered something that is not a host and port for \"%.100s\"", svc);
+        }
+    }
+    if (rep) freeReplyObject(rep);
+    at_redis_close(s);
+    return rc;
+}
+
+/* The server really is a master (ROLE), not a replica a stale sentinel
+ * still names. 0 yes; -1 with why in err. A server that refuses ROLE (an
+ * ACL) is taken at the sentinel's word. */
+static int check_master(at_redis *r, char *err, size_t errlen)
+{
+    redisReply *rep = at_redis_commandf(r, "ROLE");
+    if (!rep) {
+        snprintf(err, errlen, "Redis %s: %.300s", r->describe, at_redis_error(r));
+        return -1;
+    }
+    int rc = 0;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && rep->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(rep->element[0]->str, "master") != 0) {
+        snprintf(err, errlen, "%s is not a master (ROLE: %.40s)", r->describe, rep->element[0]->str);
+        rc = -1;
+    }
+    freeReplyObject(rep);
+    r->err[0] = '\0';
+    return rc;
+}
+
+static void add_note(char *notes, size_t cap, const char *fmt, ...)
+{
+    size_t l = strlen(notes);
+    if (l + 3 >= cap) return;
+    if (l) { memcpy(notes + l, "; ", 3); l += 2; }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(notes + l, cap - l, fmt, ap);
+    va_end(ap);
+}
+
+/* Each sentinel in turn: ask it for the master, connect, log in, check
+ * that the server is a master. A sentinel that is down, answers nonsense
+ * or names a server that is down or not a master is skipped with a note
+ * (at_redis_note); the first master found is used. */
+static at_redis *open_via_sentinels(const at_config *cfg, char *err, size_t errlen)
+{
+    const at_redis_target *t = &cfg->redis;
+    char notes[sizeof ((at_redis *)0)->note] = "";
+    char last[640] = "no sentinel configured";
+    for (size_t i = 0; i < t->n_sentinels; i++) {
+        const at_hostport *sp = &t->sentinels[i];
+        char host[256], e[640];
+        int port = 0;
+        if (sentinel_ask(cfg, i, host, sizeof host, &port, e, sizeof e) < 0) {
+            snprintf(last, sizeof last, "sentinel %.100s:%d: %.400s", sp->host, sp->port, e);
+            add_note(notes, sizeof notes, "%s", last);
+            continue;
+        }
+        at_redis *r = open_one(cfg, host, port, NULL, false, e, sizeof e);
+        if (r) r = login(r, t, e, sizeof e);
+        if (r && check_master(r, e, sizeof e) < 0) {
+            at_redis_close(r);
+            r = NULL;
+        }
+        if (!r) {
+            snprintf(last, sizeof last, "sentinel %.100s:%d names %.255s:%d: %.240s", sp->host, sp->port,
+                     host, port, e);
+            add_note(notes, sizeof notes, "%s", last);
+            continue;
+        }
+        if (notes[0]) snprintf(r->note, sizeof r->note, "skipped %s", notes);
+        return r;
+    }
+    snprintf(err, errlen, "Redis sentinel: no master for \"%.100s\": %s",
+             t->sentinel_service ? t->sentinel_service : "mymaster", notes[0] ? notes : last);
+    return NULL;
+}
+
+at_redis *at_redis_open(const at_config *cfg, char *err, size_t errlen)
+{
+    const at_redis_target *t = &cfg->redis;
+    if (t->n_sentinels) return open_via_sentinels(cfg, err, errlen);
+    at_redis *r;
+    if (t->transport == AT_REDIS_UNIX)
+        r = open_one(cfg, NULL, 0, t->socket_path, false, err, errlen);
+    else
+        r = open_one(cfg, t->host ? t->host : "localhost", t->port, NULL, t->transport == AT_REDIS_TLS,
+                     err, errlen);
+    return r ? login(r, t, err, errlen) : NULL;
+}
+
+const char *at_redis_note(const at_redis *r) { return r->note; }

@@ -1,6 +1,6 @@
 /* redis.h — one connection to the gateway's Redis: our own transport (TCP,
- * unix socket, later TLS) carrying hiredis's command formatter and reply
- * reader, with every wait bounded by the configured timeout. */
+ * unix socket, TLS) carrying hiredis's command formatter and reply reader,
+ * with every wait bounded by the configured timeout. */
 #ifndef AETHERTOP_REDIS_H
 #define AETHERTOP_REDIS_H
 
@@ -11,9 +11,13 @@
 
 typedef struct at_redis at_redis;
 
-/* Connect (asking sentinels for the master when configured), AUTH, SELECT.
+/* Connect (asking sentinels for the master when configured: each in turn
+ * until one names a server that answers ROLE as a master), AUTH, SELECT.
  * NULL with a one-line reason in err. */
 at_redis *at_redis_open(const at_config *cfg, char *err, size_t errlen);
+/* What was skipped on the way (sentinels down, answering nonsense, naming
+ * a replica): one line, "" if nothing. */
+const char *at_redis_note(const at_redis *r);
 void at_redis_close(at_redis *r);
 
 /* Queue a command (pipelining); nothing is sent until a reply is read. */

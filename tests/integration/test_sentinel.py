@@ -200,12 +200,16 @@ class SentinelTest(harness.IntegrationTest):
         self.assertIn("no-such-master", err)
         self.assertIn("sentinel", err.lower())
         # no sentinel reachable
-        dead = "127.0.0.1:%d,127.0.0.1:%d" % (xs.free_port(), xs.free_port())
+        dead_ports = (xs.free_port(), xs.free_port())
+        dead = "127.0.0.1:%d,127.0.0.1:%d" % dead_ports
         t0 = time.monotonic()
         rc, out, err = self.run_at(["list", "--timeout", "1"],
                                    env=self.sentinel_env({"REDIS_SENTINEL_HOSTS": dead}))
         self.assertEqual(rc, 3, err)
         self.assertIn("sentinel", err.lower())
+        for p in dead_ports:   # every sentinel tried, and why, on the one line
+            self.assertIn("127.0.0.1:%d" % p, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertLess(time.monotonic() - t0, 6)
 
     def test_3_replica_refuses_every_clear(self):
@@ -246,6 +250,43 @@ class SentinelTest(harness.IntegrationTest):
         self.assertEqual(json.loads(out)["data"]["meta"]["total"], 1)
         rc, out, err = self.run_at(["stats", "--json", "--redis", url])
         self.assertEqual(json.loads(out)["data"]["redis"]["role"], "slave")
+
+    def test_4_sentinel_naming_a_replica_is_skipped(self):
+        """A sentinel whose "master" answers ROLE as a replica (a stale or
+        partitioned sentinel), and a server that is no sentinel at all, are
+        skipped with a note: the next sentinel's master is used."""
+        stale_replica = xs.start_redis(self, self.tmp, "stale-replica",
+                                       args=["--replicaof", "127.0.0.1", str(xs.free_port())])
+        conf = ("sentinel monitor %s 127.0.0.1 %d 2\n"
+                "sentinel down-after-milliseconds %s 1000\n") % (SERVICE, stale_replica.port, SERVICE)
+        stale = xs.start_redis(self, self.tmp, "stale-sentinel", kind="sentinel", conf=conf)
+        c = stale.client()
+        try:
+            self.assertEqual(int(c.execute("SENTINEL", "get-master-addr-by-name", SERVICE)[1]),
+                             stale_replica.port)
+        finally:
+            c.close()
+        master = self.server_by_port(self.master_addr()[1])
+        c = master.client()
+        c.execute("FLUSHALL")
+        c.execute("SETEX", "cache_affinity:key-s-9:CLAUDE:gm-1", 900, affinity("key-s-9", "prov-9"))
+        c.close()
+        hosts = "127.0.0.1:%d,127.0.0.1:%d,%s" % (stale.port, stale_replica.port, self.sentinel_hosts)
+        env = self.sentinel_env({"REDIS_SENTINEL_HOSTS": hosts})
+        rc, out, err = self.run_at(["stats", "--json"], env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["data"]["redis"]["role"], "master")
+        self.assertIn("127.0.0.1:%d" % stale.port, err)
+        self.assertIn("not a master", err)
+        self.assertIn("127.0.0.1:%d" % stale_replica.port, err)
+        self.assertEqual(self.listed(env), ["key-s-9"])
+        # only stale answers: no master, a clear reason naming what it found
+        env = self.sentinel_env({"REDIS_SENTINEL_HOSTS": "127.0.0.1:%d" % stale.port})
+        rc, out, err = self.run_at(["list"], env=env)
+        self.assertEqual(rc, 3, err)
+        self.assertIn("127.0.0.1:%d" % stale_replica.port, err)
+        self.assertIn("not a master", err)
+        self.assertEqual(out, "")
 
 
 if __name__ == "__main__":
