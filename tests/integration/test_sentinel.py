@@ -288,6 +288,34 @@ class SentinelTest(harness.IntegrationTest):
         self.assertIn("not a master", err)
         self.assertEqual(out, "")
 
+    def test_5_console_follows_a_failover(self):
+        """The console, between two refreshes: the sentinels fail over, and
+        the next refreshes read the new master (named in the header)."""
+        import test_console_screen as tcs
+        old = self.server_by_port(self.master_addr()[1])
+        other = self.replica if old is self.master else self.master
+        harness.wait_for(lambda: self.role(other) == "slave", 30, 0.2)
+        c = old.client()
+        c.execute("FLUSHALL")
+        c.execute("SETEX", "cache_affinity:key-s-5:CLAUDE:gm-1", 900, affinity("key-s-5", "prov-5"))
+        c.close()
+        self.wait_replicated(old, other, "cache_affinity:key-s-5:CLAUDE:gm-1")
+        con = tcs.Console(self.ctx, ["--delay", "1", "--timeout", "2"], env=self.sentinel_env())
+        self.addCleanup(con.close)
+        con.wait("Redis 127.0.0.1:%d/0 master" % old.port, timeout=20)
+        s0 = self.sentinels[0].client()
+        self.assertEqual(s0.execute("SENTINEL", "FAILOVER", SERVICE), "OK")
+        s0.close()
+        harness.wait_for(lambda: all(self.master_addr(i)[1] == other.port for i in range(3))
+                         and self.role(other) == "master", 30, 0.2)
+        con.wait("Redis 127.0.0.1:%d/0 master" % other.port, timeout=20)
+        # and it stays there: data written to the new master shows up
+        c = other.client()
+        c.execute("SETEX", "cache_affinity:key-s-6:CLAUDE:gm-1", 900, affinity("key-s-6", "prov-6"))
+        c.close()
+        con.wait("prov-6", timeout=20)
+        con.quit(self)
+
 
 if __name__ == "__main__":
     harness.main()
