@@ -1,7 +1,8 @@
 /* redis.c — the Redis connection: our own socket (TCP or unix, optionally
  * wrapped in OpenSSL for rediss://) carrying hiredis's command formatter and
  * protocol reader. Every wait is a poll() bounded by the configured timeout,
- * so a slow or dead server can never hang the caller. Sentinel discovery
+ * so a slow or dead server can never hang the caller, and a dropped
+ * connection is an error, never a SIGPIPE. Sentinel discovery
  * (each sentinel in turn; the master it names must answer ROLE "master"),
  * AUTH and SELECT happen in at_redis_open. */
 #include "aethertop/redis.h"
@@ -11,6 +12,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +143,72 @@ static int connect_fd(at_redis *r, const char *host, int port, const char *path,
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
+}
+
+/* OpenSSL writes to the socket with write(), not send(MSG_NOSIGNAL): once
+ * the server has dropped the connection, a write raises SIGPIPE, which
+ * would kill the process. Around each call into OpenSSL that may write,
+ * SIGPIPE is blocked in this thread, and one it raised is taken back
+ * before the mask is restored (the write fails with EPIPE instead). */
+typedef struct {
+    sigset_t old;
+    bool was_pending;
+} pipe_guard;
+
+static bool sigpipe_pending(void)
+{
+    sigset_t pend;
+    return sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+}
+
+static void pipe_guard_on(pipe_guard *g)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s, &g->old);
+    g->was_pending = sigpipe_pending();
+}
+
+static void pipe_guard_off(pipe_guard *g)
+{
+    int saved = errno;
+    if (!g->was_pending && sigpipe_pending()) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGPIPE);
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    errno = saved;
+}
+
+static int ssl_connect_np(SSL *ssl)
+{
+    pipe_guard g;
+    pipe_guard_on(&g);
+    int rc = SSL_connect(ssl);
+    pipe_guard_off(&g);
+    return rc;
+}
+
+static int ssl_read_np(SSL *ssl, void *buf, int n)
+{
+    pipe_guard g;
+    pipe_guard_on(&g);
+    int rc = SSL_read(ssl, buf, n);   /* may write: a key update, an alert */
+    pipe_guard_off(&g);
+    return rc;
+}
+
+static int ssl_write_np(SSL *ssl, const void *buf, int n)
+{
+    pipe_guard g;
+    pipe_guard_on(&g);
+    int rc = SSL_write(ssl, buf, n);
+    pipe_guard_off(&g);
+    return rc;
 }
 
 /* OpenSSL's error queue after a failure, taken (the queue is left empty). */
@@ -281,7 +350,7 @@ static int tls_start(at_redis *r, const at_config *cfg, const char *host, long l
     }
     for (;;) {
         ERR_clear_error();
-        int rc = SSL_connect(r->ssl);
+        int rc = ssl_connect_np(r->ssl);
         if (rc == 1) return 0;
         int e = SSL_get_error(r->ssl, rc);
         short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
@@ -358,7 +427,7 @@ static void tls_note_error(at_redis *r, bool after_write)
     unsigned long code = ERR_peek_last_error();
     if (!code && after_write) {
         char b;
-        (void)SSL_read(r->ssl, &b, 1);
+        (void)ssl_read_np(r->ssl, &b, 1);
         code = ERR_peek_last_error();
     }
     const char *why = code ? ERR_reason_error_string(code) : NULL;
@@ -375,7 +444,7 @@ static ssize_t io_write(at_redis *r, const char *buf, size_t n, short *want)
 {
     *want = POLLOUT;
     if (r->ssl) {
-        int rc = SSL_write(r->ssl, buf, (int)n);
+        int rc = ssl_write_np(r->ssl, buf, (int)n);
         if (rc > 0) return rc;
         int e = SSL_get_error(r->ssl, rc);
         if (e == SSL_ERROR_WANT_READ) { *want = POLLIN; return 0; }
@@ -393,7 +462,7 @@ static ssize_t io_read(at_redis *r, char *buf, size_t n, short *want)
 {
     *want = POLLIN;
     if (r->ssl) {
-        int rc = SSL_read(r->ssl, buf, (int)n);
+        int rc = ssl_read_np(r->ssl, buf, (int)n);
         if (rc > 0) return rc;
         int e = SSL_get_error(r->ssl, rc);
         if (e == SSL_ERROR_WANT_READ) return 0;

@@ -18,8 +18,10 @@ import os
 import pty
 import select
 import shutil
+import signal
 import socket
 import ssl
+import subprocess
 import tempfile
 import time
 
@@ -325,6 +327,49 @@ class TLSTest(harness.IntegrationTest):
         self.assertEqual(len(left), 5000 - 1667)
         c.execute("FLUSHDB")
         c.close()
+
+    def test_connection_killed_mid_walk(self):
+        """The server drops the connection while a big walk is going (its
+        pipelined batches still being written): a one-line error and exit
+        3, never death by SIGPIPE (OpenSSL writes with write(), which
+        raises it) or a hang."""
+        c = TLSRedis(self.verified.port, self.certs, db=2)
+        c.execute("FLUSHDB")
+        for start in range(0, 60000, 5000):
+            c.pipeline([("SETEX", "cache_affinity:kill-%06d:CLAUDE:m" % i, 600,
+                         affinity_value("prov-kill-%d" % (i % 5))) for i in range(start, start + 5000)])
+        url = "rediss://localhost:%d/2" % self.verified.port
+        argv = [harness.AETHERTOP, "stats", "--json", "--timeout", "5", "--redis", url,
+                "--redis-ca", self.certs["ca"]]
+        for attempt in range(3):
+            proc = subprocess.Popen(argv, env=self.ctx.env({"REDIS_URL": None}),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            killed = 0
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                # once aethertop is walking (past the handshake and set-up)
+                clients = c.execute("CLIENT", "LIST", "TYPE", "normal").decode().splitlines()
+                walking = [l for l in clients if "cmd=client|list" not in l and
+                           any(" cmd=%s " % w in l for w in ("scan", "get", "mget", "ttl", "pttl"))]
+                if walking:
+                    reply = c.execute("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+                    killed += int(reply or 0)
+                time.sleep(0.005)
+            if proc.poll() is None:
+                proc.kill()
+            out, err = proc.communicate(timeout=10)
+            xs.assert_clean(self, argv, out, err)
+            if killed:
+                break
+        c.execute("FLUSHDB")
+        c.close()
+        err = err.decode()
+        self.assertTrue(killed, "the walk ended before a kill could reach it")
+        self.assertNotEqual(proc.returncode, -signal.SIGPIPE, "killed by SIGPIPE")
+        self.assertEqual(proc.returncode, 3, err)
+        self.assertIn("Redis localhost:%d/2" % self.verified.port, err)
+        self.assertRegex(err, r"connection (lost|closed)")
+        self.assertEqual(len([l for l in err.splitlines() if "PostgreSQL" not in l]), 1, err)
 
     def test_tls_to_plain_server_fails_fast(self):
         """rediss:// to a server that speaks plain RESP: a handshake error."""
