@@ -1337,6 +1337,38 @@ static char *redis_display(const at_redis_target *t)
     return str_printf(strchr(t->host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", t->host, t->port, t->db);
 }
 
+static int cfg_warn(at_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* redis-py's TLS settings in a Redis URL's query (ssl_cert_reqs=none,
+ * ssl_check_hostname, ssl_ca_certs, ...) are not followed: aethertop always
+ * verifies, with its own flags. Each one given draws a warning naming the
+ * parameter (never its value: ssl_password is one). */
+static void warn_redis_ssl_params(at_config *cfg, const char *url, const char *setting)
+{
+    const char *sep = strstr(url, "://");
+    const char *q = sep ? strchr(sep + 3, '?') : NULL;
+    if (!q)
+        return;
+    q++;
+    size_t n = strcspn(q, "#");
+    size_t i = 0;
+    while (i < n) {
+        const char *item = q + i;
+        const char *amp = memchr(item, '&', n - i);
+        size_t len = amp ? (size_t)(amp - item) : n - i;
+        i += len + 1;
+        const char *eq = memchr(item, '=', len);
+        if (!eq || eq + 1 == item + len)
+            continue; /* parse_qs drops it: redis-py never sees it */
+        char *name = qs_decode(item, (size_t)(eq - item));
+        if (name && strncmp(name, "ssl_", 4) == 0)
+            cfg_warn(cfg, "%s: query parameter \"%.40s\" is not used: aethertop always verifies the "
+                     "server's certificate and host name (see --redis-ca, --redis-cert, --redis-key, "
+                     "--insecure)", setting, name);
+        free(name);
+    }
+}
+
 static int resolve_redis(at_config *cfg, const at_config_flags *flags, const lookup_ctx *L,
                          char *err, size_t errlen)
 {
@@ -1345,6 +1377,7 @@ static int resolve_redis(at_config *cfg, const at_config_flags *flags, const loo
     if (flags->redis_url) {
         if (at_redis_url_parse(flags->redis_url, FLAG_REDIS, t, err, errlen) < 0)
             return -1;
+        warn_redis_ssl_params(cfg, flags->redis_url, FLAG_REDIS);
     } else if ((v = lookup_set(L, "REDIS_SENTINEL_HOSTS")) != NULL) {
         memset(t, 0, sizeof *t);
         if (at_sentinel_hosts_parse(v, t, err, errlen) < 0)
@@ -1362,6 +1395,7 @@ static int resolve_redis(at_config *cfg, const at_config_flags *flags, const loo
     } else if ((v = lookup_set(L, "REDIS_URL")) != NULL) {
         if (at_redis_url_parse(v, "REDIS_URL", t, err, errlen) < 0)
             return -1;
+        warn_redis_ssl_params(cfg, v, "REDIS_URL");
     } else {
         memset(t, 0, sizeof *t);
         t->transport = AT_REDIS_TCP;

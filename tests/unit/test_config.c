@@ -842,6 +842,43 @@ static void test_resolve_redis_modes(void **state)
     assert_one_line_no_secret(err);
 }
 
+/* redis-py's TLS query parameters are not followed: each one given draws a
+ * warning naming it (never its value); verification stays on. */
+static void test_resolve_redis_ssl_params(void **state)
+{
+    (void)state;
+    at_config cfg;
+    char err[256];
+    env_clear();
+    env_set("REDIS_URL", "rediss://:" SECRET "@cache:6380/0?ssl_cert_reqs=none&db=1&ssl_check_hostname=false"
+                         "&ssl_password=" SECRET "&ssl_ca_certs=&client_name=gw#frag");
+    assert_int_equal(at_config_resolve(&cfg, NULL, fake_getenv, err, sizeof err), 0);
+    assert_int_equal(cfg.redis.db, 1);
+    assert_false(cfg.tls_insecure);
+    assert_int_equal(cfg.n_warnings, 3);
+    assert_string_equal(cfg.warnings[0], "REDIS_URL: query parameter \"ssl_cert_reqs\" is not used: aethertop "
+                                         "always verifies the server's certificate and host name (see "
+                                         "--redis-ca, --redis-cert, --redis-key, --insecure)");
+    assert_non_null(strstr(cfg.warnings[1], "\"ssl_check_hostname\" is not used"));
+    assert_non_null(strstr(cfg.warnings[2], "\"ssl_password\" is not used"));
+    for (size_t i = 0; i < cfg.n_warnings; i++) assert_one_line_no_secret(cfg.warnings[i]);
+    at_config_free(&cfg);
+
+    at_config_flags flags = {.redis_url = "rediss://h/0?ssl%5Fcert%5Freqs=optional"};
+    env_clear();
+    assert_int_equal(at_config_resolve(&cfg, &flags, fake_getenv, err, sizeof err), 0);
+    assert_int_equal(cfg.n_warnings, 1);
+    assert_non_null(strstr(cfg.warnings[0], "--redis: query parameter \"ssl_cert_reqs\""));
+    at_config_free(&cfg);
+
+    /* nothing to say about a URL without them */
+    env_clear();
+    env_set("REDIS_URL", "rediss://h/0?db=2");
+    assert_int_equal(at_config_resolve(&cfg, NULL, fake_getenv, err, sizeof err), 0);
+    assert_int_equal(cfg.n_warnings, 0);
+    at_config_free(&cfg);
+}
+
 static void test_resolve_read_only(void **state)
 {
     (void)state;
@@ -1115,6 +1152,7 @@ int main(void)
         cmocka_unit_test(test_envfile_interpolation),
         cmocka_unit_test(test_envfile_load),       cmocka_unit_test(test_resolve_defaults),
         cmocka_unit_test(test_resolve_precedence), cmocka_unit_test(test_resolve_redis_modes),
+        cmocka_unit_test(test_resolve_redis_ssl_params),
         cmocka_unit_test(test_resolve_read_only),  cmocka_unit_test(test_resolve_db_vars),
         cmocka_unit_test(test_resolve_database_url), cmocka_unit_test(test_resolve_envfile_warnings),
         cmocka_unit_test(test_setting_lookup),
