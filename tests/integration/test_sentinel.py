@@ -5,8 +5,10 @@ The test starts its own master, a replica (--replicaof) and three sentinels
 free ports of 127.0.0.1. With REDIS_SENTINEL_HOSTS set (as the gateway reads
 it) aethertop must ask the sentinels for the master and talk to it; after a
 forced failover (`SENTINEL failover mymaster`) a fresh command must find the
-new master by itself (list sees the data, a clear works there). Connected
-directly to a replica, every clear is refused with exit 4, saying why.
+new master by itself (list sees the data, a clear works there), and so
+must a running console. A sentinel that names a replica (a stale one) or
+a server that is no sentinel is skipped with a note. Connected directly to
+a replica, every clear is refused with exit 4, saying why.
 """
 
 import json

@@ -10,7 +10,9 @@ aethertop must verify the chain and the host name by default, accept the CA
 given with --redis-ca, refuse untrusted or mismatching certificates with exit
 3 and a message saying the certificate was not accepted, connect without
 verification only with --insecure, and present a client certificate given
-with --redis-cert / --redis-key. Every wait is bounded by --timeout.
+with --redis-cert / --redis-key (a file that cannot be used is named, an
+encrypted key refused, never prompted for). Every wait is bounded by
+--timeout, and a connection the server drops is an error, not a SIGPIPE.
 """
 
 import json
