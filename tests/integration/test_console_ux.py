@@ -1,0 +1,119 @@
+"""Console defects found by using it as an on-call engineer would (tmux screen
+tests, see test_console_screen.py for the Console helper and the fixture):
+
+- a joined emoji (ZWJ sequence) or an emoji-presentation selector in Redis
+  data must not shift the columns after it (tmux draws the joined sequence
+  narrower than wcwidth counts it, which left stale cells on the line);
+- a long `:` command or search shows its end (what is being typed), not its
+  beginning cut off at the edge;
+- on a terminal without colours (TERM=vt100) a colour theme still tells the
+  table header and the function-key bar apart from the rows;
+- `:sort` takes the column titles shown in the table header (TTL, REQS, ...)
+  and lists the names it knows when it does not know one.
+"""
+
+import json
+import re
+import time
+
+import fixture
+import harness
+import test_console_screen as tcs
+from fixture import G_SONNET, P_ANT
+
+# API key ids known to no table: the rows show the raw ids, and searching
+# for the id picks exactly that row
+K_ZWJ = fixture.uid(2, 71)
+ZWJ_MODEL = "dev\U0001F469\u200d\U0001F4BBmodel\u2764\ufe0f"
+
+
+class UxTest(tcs.ConsoleTest):
+
+    def put(self, key, model, fmt="OPENAI"):
+        now = time.time()
+        self.ctx.redis("SETEX", "cache_affinity:%s:%s:%s" % (key, fmt, model), tcs.LONG_TTL + 900, json.dumps({
+            "provider_id": P_ANT, "endpoint_id": fixture.E_ANT_CLAUDE, "key_id": fixture.PK_ANT1,
+            "api_format": fmt, "model_name": model, "created_at": now - 5,
+            "expire_at": now + tcs.LONG_TTL + 100, "request_count": 3}))
+
+    def capture_attrs(self, c):
+        return c.tmux("capture-pane", "-p", "-e", "-t", "t").rstrip("\n").split("\n")
+
+    def test_joined_emoji_keeps_the_columns(self):
+        self.put(K_ZWJ, ZWJ_MODEL)
+        c = self.start()
+        c.keys("/")
+        c.type(K_ZWJ)
+        s = c.wait("rows 1–1 of 1")
+        header = c.line_with("USER ", s)
+        row = [l for l in s.split("\n") if l.startswith(K_ZWJ[:8])][0]   # the user column: the raw id
+        # the joiner and the selector never reach the terminal ...
+        self.assertNotIn("\u200d", s)
+        self.assertNotIn("\ufe0f", s)
+        # ... so the pieces sit side by side and what follows lines up
+        self.assertIn("\U0001F469\U0001F4BBmodel", row)
+        self.assertEqual(tcs.col_of(row, "OPENAI"), tcs.col_of(header, "FORMAT"), row)
+        self.assertEqual(tcs.cells(row.rstrip()), tcs.cells(header.rstrip()), row)
+        c.keys("Enter")
+        c.wait("Filter kept")
+        c.keys("Enter")                                 # the detail view: the whole name
+        s = c.wait("Affinity detail")
+        self.assertNotIn("\u200d", s)
+        self.assertRegex(s, "model_name +dev\U0001F469\U0001F4BBmodel\u2764")
+        c.quit(self)
+
+    def test_long_prompt_shows_what_is_typed(self):
+        c = self.start(width=80, height=24)
+        c.keys(":")
+        text = "clear provider-mapping %s %s" % (fixture.uid(9, 1), fixture.uid(9, 2))
+        c.type(text)
+        line = c.wait(text[-12:])
+        status = c.lines()[-2]
+        self.assertTrue(status.startswith(":…"), status)
+        self.assertIn(text[-40:], status)
+        self.assertLessEqual(tcs.cells(status), 80)
+        c.keys("Escape")
+        c.wait(lambda s: not s.split("\n")[-2].startswith(":"))
+        # the search box too
+        c.keys("/")
+        c.type("x" * 70 + "TAILTEXT")
+        c.wait(lambda s: s.split("\n")[-2].startswith("Search: …") and "TAILTEXT" in s.split("\n")[-2])
+        self.assertLessEqual(tcs.cells(c.lines()[-2]), 80)
+        # a short input is shown from its start, with the hint
+        c.keys("C-u")
+        c.type("bob")
+        c.wait(lambda s: s.split("\n")[-2].startswith("Search: bob ") and "Esc clears" in s.split("\n")[-2])
+        del line
+        c.quit(self)
+
+    def test_colour_theme_on_a_terminal_without_colours(self):
+        c = self.start(env={"TERM": "vt100"}, width=80, height=24)
+        c.wait("rows 1")
+        lines = self.capture_attrs(c)
+        header = [l for l in lines if re.sub(r"\x1b\[[0-9;]*m", "", l).startswith("USER ")][0]
+        # the column header has an attribute of its own (not plain text like a row)
+        self.assertRegex(header, r"^\x1b\[[0-9;]*(1|4|7)[0-9;]*m", repr(header))
+        # the function-key bar: keys and labels drawn differently
+        bar = lines[-1]
+        self.assertRegex(bar, r"\x1b\[[0-9;]*m.*F1.*\x1b\[[0-9;]*m.*Help", repr(bar))
+        self.assertRegex(bar, r"\x1b\[[0-9;]*7[0-9;]*mHelp", repr(bar))
+        c.keys("5")
+        c.wait(re.compile(r"Theme +default \(no colours: monochrome attributes\)"))
+        c.quit(self)
+
+    def test_sort_by_the_column_titles(self):
+        c = self.start()
+        c.command("sort reqs")
+        c.wait("sort requests ▼")
+        c.command("sort TTL asc")
+        c.wait("sort TTL (expire_at) ▲")
+        c.command("sort key")
+        s = c.wait('unknown column "key"')
+        self.assertIn("ttl", c.lines()[-2])
+        self.assertIn("reqs", c.lines()[-2])
+        del s
+        c.quit(self)
+
+
+if __name__ == "__main__":
+    harness.main()
