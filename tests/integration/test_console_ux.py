@@ -84,6 +84,8 @@ class UxTest(tcs.ConsoleTest):
         c.type("bob")
         c.wait(lambda s: s.split("\n")[-2].startswith("Search: bob ") and "Esc clears" in s.split("\n")[-2])
         del line
+        c.keys("Escape")
+        c.wait(lambda s: not s.split("\n")[-2].startswith("Search:"))
         c.quit(self)
 
     def test_colour_theme_on_a_terminal_without_colours(self):
