@@ -105,6 +105,35 @@ class UxTest(tcs.ConsoleTest):
         c.wait(re.compile(r"Theme +default \(no colours: monochrome attributes\)"))
         c.quit(self)
 
+    def test_keys_the_terminfo_entry_does_not_know(self):
+        """tmux sends xterm's sequences for PgDn, Delete and F5-F12 whatever
+        TERM says; vt100's entry knows none of them. PgDn/PgUp/Del/F-keys
+        still work, and a sequence nobody knows is dropped whole, never read
+        as Esc (which cancelled the search) followed by characters (`6`
+        switched to view 6, the rest went into the search text)."""
+        c = self.start(env={"TERM": "vt100"}, width=80, height=24)
+        c.keys("/")
+        c.type("ali")
+        c.wait('search "ali"')
+        c.keys("F12")                                   # bound to nothing, known to no one
+        c.keys("F11")
+        c.type("ce")
+        c.wait('search "alice" (user)')
+        self.assertTrue(c.lines()[-2].startswith("Search: alice "), c.lines()[-2])
+        c.keys("Escape")
+        c.wait(lambda s: "search" not in c.line_with(" rows ", s))
+        c.keys("5")
+        s = c.wait("cache_ttl_seconds")
+        c.keys("NPage")                                 # the Config view scrolls ...
+        s = c.wait(lambda t: "cache_ttl_seconds" not in t)
+        self.assertIn("5 Config", c.lines()[1])         # ... and stays open
+        self.assertNotIn("Prompt cache", s)
+        c.keys("PPage")
+        c.wait("cache_ttl_seconds")
+        c.keys("F5")                                    # refresh now (xterm's F5 sequence)
+        c.wait("Refreshing")
+        c.quit(self)
+
     def test_sort_by_the_column_titles(self):
         c = self.start()
         c.command("sort reqs")
