@@ -13,6 +13,7 @@ tests, see test_console_screen.py for the Console helper and the fixture):
 """
 
 import json
+import os
 import re
 import time
 
@@ -132,6 +133,28 @@ class UxTest(tcs.ConsoleTest):
         c.wait("cache_ttl_seconds")
         c.keys("F5")                                    # refresh now (xterm's F5 sequence)
         c.wait("Refreshing")
+        c.quit(self)
+
+    def test_readme_keys_are_bound(self):
+        """Every one-character key the README's console section names is
+        bound: it is in the key column of the help (which the keymap
+        generates). The README said `A` clears all; the key is X."""
+        with open(os.path.join(harness.SOURCE_DIR, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        section = readme.split("## The console", 1)[1].split("\n## ", 1)[0]
+        named = set(re.findall(r"`(\S)`", section))
+        self.assertIn("X", named)
+        c = self.start(height=60, width=140)
+        seen = c.help_text(pages=3)
+        bound = set()
+        for line in seen.split("\n"):
+            m = re.match(r"^   (\S.*?)\s{2,}\S", line)
+            if m:
+                bound.update(k.strip() for k in m.group(1).split(", "))
+        self.assertIn("d", bound)
+        self.assertEqual(sorted(named - bound), [])
+        c.keys("Escape")
+        c.wait("rows 1")
         c.quit(self)
 
     def test_sort_by_the_column_titles(self):
