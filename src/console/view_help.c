@@ -98,7 +98,7 @@ con_view *con_view_help_new(void)
     con_view *v = calloc(1, sizeof *v);
     con_textview *tv = calloc(1, sizeof *tv);
     if (!v || !tv) abort();
-    tv->key_width = 28;
+    tv->key_width = 30;
     v->name = N_("Help");
     v->draw = help_draw;
     v->handle = help_handle;

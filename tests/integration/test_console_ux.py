@@ -157,6 +157,25 @@ class UxTest(tcs.ConsoleTest):
         c.wait("rows 1")
         c.quit(self)
 
+    def test_help_wraps_at_80_columns(self):
+        """At 80 columns, the smallest size the console runs at, the help's
+        long lines wrap under their own text instead of being cut (`type
+        all to confirm` of X, the :sort column names were cut off)."""
+        c = self.start(width=80, height=60)
+        seen = c.help_text(pages=3)
+        body = [l for l in seen.split("\n") if l.startswith("   ")]
+        self.assertTrue(body)
+        cut = [l for l in body if "…" in l]
+        self.assertEqual(cut, [])
+        self.assertRegex(seen, r"X +clear\s+ALL\s+affinities\s+\(Mappings:\s+all\s+mappings\);\s+type\s+`all`\s+to\s+confirm")
+        self.assertRegex(seen, r"key_name,\s+provider,\s+endpoint,\s+prov_key,\s+model,\s+format,\s+reqs,\s+created")
+        self.assertTrue(all(tcs.cells(l) <= 80 for l in seen.split("\n")))
+        # continuation lines start under the text column, not under the keys
+        self.assertRegex(seen, r"(?m)^   X {28}clear ALL affinities \(Mappings: all mappings\);\n {32}type `all` to confirm$")
+        c.keys("Escape")
+        c.wait("rows 1")
+        c.quit(self)
+
     def test_sort_by_the_column_titles(self):
         c = self.start()
         c.command("sort reqs")
