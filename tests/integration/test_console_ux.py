@@ -170,6 +170,8 @@ class UxTest(tcs.ConsoleTest):
         self.assertRegex(seen, r"X +clear\s+ALL\s+affinities\s+\(Mappings:\s+all\s+mappings\);\s+type\s+`all`\s+to\s+confirm")
         self.assertRegex(seen, r"key_name,\s+provider,\s+endpoint,\s+prov_key,\s+model,\s+format,\s+reqs,\s+created")
         self.assertTrue(all(tcs.cells(l) <= 80 for l in seen.split("\n")))
+        # Left/Right also switch the list in Hits (as the man page says)
+        self.assertRegex(seen, r"previous\s+list\s+\(Mappings,\s+Hits\)")
         # continuation lines start under the text column, not under the keys
         self.assertRegex(seen, r"(?m)^   X {28}clear ALL affinities \(Mappings: all mappings\);\n {32}type `all` to confirm$")
         c.keys("Escape")
