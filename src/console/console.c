@@ -1,6 +1,7 @@
-/* console.c — at_console_run: terminal set-up and tear-down, the event loop
- * (poll on the keyboard and the worker's wake-up pipe, with a one-second
- * tick for the TTL countdown and the data age), turning keys into requests
+/* console.c — at_console_run: terminal set-up (no XON/XOFF: Ctrl-S must not
+ * freeze the screen) and tear-down, the event loop (poll on the keyboard
+ * and the worker's wake-up pipe, with a one-second tick for the TTL
+ * countdown and the data age), turning keys into requests
  * through the keymap (escape sequences the terminfo entry does not know are
  * dropped whole, never read as Esc + letters) and dispatching them
  * (dialog/prompt first, then the view on top, then the global actions), and
@@ -515,6 +516,16 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
         {"\033[19~", KEY_F(8)}, {"\033[20~", KEY_F(9)}, {"\033[21~", KEY_F(10)},
     };
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) define_key(more[i].seq, more[i].key);
+    /* Ctrl-S must not stop our output (XON/XOFF flow control): the screen
+       would freeze on "updated 1.4 s ago" while the data ages unseen, every
+       key seemingly ignored until Ctrl-Q. Without IXON both are plain,
+       unbound keys. def_prog_mode: ncurses keeps this as the program's
+       mode; endwin gives back the terminal's own (saved by newterm). */
+    struct termios tio;
+    if (tcgetattr(STDIN_FILENO, &tio) == 0 && (tio.c_iflag & IXON)) {
+        tio.c_iflag &= ~(tcflag_t)IXON;
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &tio) == 0) def_prog_mode();
+    }
     curs_set(0);
     if (has_colors()) {
         start_color();

@@ -178,6 +178,20 @@ class UxTest(tcs.ConsoleTest):
         c.wait("rows 1")
         c.quit(self)
 
+    def test_ctrl_s_does_not_freeze_the_screen(self):
+        """Ctrl-S (a reflex: save) stopped the terminal's output with XON/XOFF
+        flow control: the screen froze, showing `updated 1.4 s ago` over
+        data that went on ageing, and no key had any visible effect until
+        Ctrl-Q. Now Ctrl-S is an unbound key."""
+        c = self.start()
+        c.keys("C-s")
+        c.keys("4")
+        c.wait("Rates between snapshots", timeout=5)
+        c.keys("C-q")
+        c.keys("1")
+        c.wait("rows 1")
+        c.quit(self)
+
     def test_sort_by_the_column_titles(self):
         c = self.start()
         c.command("sort reqs")
