@@ -8,9 +8,13 @@ tests, see test_console_screen.py for the Console helper and the fixture):
   beginning cut off at the edge;
 - on a terminal without colours (TERM=vt100) a colour theme still tells the
   table header and the function-key bar apart from the rows;
-- `:sort` takes the column titles shown in the table header (TTL, REQS, ...)
-  and lists the names it knows when it does not know one.
-"""
+- keys the terminfo entry does not know (F12 on vt100) are dropped whole,
+  not read as Esc + characters; PgUp/PgDn/F-keys work there;
+- `:sort` takes the column names of the table (ttl, reqs, ...) and lists
+  them when it does not know one;
+- every one-character key the README's console section names is bound;
+- the help wraps its long lines at 80 columns instead of cutting them;
+- Ctrl-S (XON/XOFF) does not freeze the screen."""
 
 import json
 import os
