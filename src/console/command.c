@@ -92,24 +92,23 @@ static void clear_command(con_app *app, int n, char **w, const char *orig)
 
 static void sort_command(con_app *app, int n, char **w)
 {
-    const at_column *cols;
-    const char *const *names;
-    int nc = con_aff_sort_columns(&cols, &names);
-    if (n < 2) {
+    if (n < 2 || n > 3 || (n == 3 && strcasecmp(w[2], "asc") != 0 && strcasecmp(w[2], "desc") != 0)) {
         con_message(app, true, _("usage: :sort COLUMN [asc|desc]"));
         return;
     }
-    for (int i = 0; i < nc; i++) {
-        if (strcasecmp(w[1], names[i]) == 0 || strcasecmp(w[1], at_column_name(cols[i])) == 0) {
-            bool desc = cols[i] == AT_COL_EXPIRE_AT || cols[i] == AT_COL_REQUESTS || cols[i] == AT_COL_CREATED_AT;
-            if (n > 2) desc = strcasecmp(w[2], "desc") == 0;
-            con_aff_sort_set(app, (at_sort){cols[i], desc});
-            con_show_tab(app, VIEW_AFFINITIES);
-            con_message(app, false, _("Sorted by %s%s"), names[i], desc ? _(" (descending)") : "");
-            return;
-        }
+    at_column col;
+    const char *name;
+    if (!con_aff_sort_lookup(w[1], &col, &name)) {
+        char known[256];
+        con_aff_sort_known(known, sizeof known);
+        con_message(app, true, _("unknown column \"%s\" (columns: %s)"), w[1], known);
+        return;
     }
-    con_message(app, true, _("unknown column \"%s\""), w[1]);
+    bool desc = col == AT_COL_EXPIRE_AT || col == AT_COL_REQUESTS || col == AT_COL_CREATED_AT;
+    if (n > 2) desc = strcasecmp(w[2], "desc") == 0;
+    con_aff_sort_set(app, (at_sort){col, desc});
+    con_show_tab(app, VIEW_AFFINITIES);
+    con_message(app, false, _("Sorted by %s%s"), _(name), desc ? _(" (descending)") : "");
 }
 
 void con_command_run(con_app *app, const char *text)

@@ -202,6 +202,12 @@ const at_affinity *con_aff_selected(con_app *app);
 at_sort con_aff_sort_get(con_app *app);
 void con_aff_sort_set(con_app *app, at_sort sort);
 int con_aff_sort_columns(const at_column **cols, const char *const **names);
+/* :sort's COLUMN: a column id of the table (ttl, reqs, key_name...), a menu
+ * name (requests) or the query's name (expire_at), any case; false if none.
+ * *menu_name: the menu's (untranslated) name. */
+bool con_aff_sort_lookup(const char *word, at_column *col, const char **menu_name);
+/* The column ids :sort knows, comma-separated. */
+void con_aff_sort_known(char *out, size_t outlen);
 
 /* view_detail.c */
 void con_detail_open(con_app *app, const char *redis_key);

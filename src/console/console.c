@@ -1,9 +1,12 @@
-/* console.c — at_console_run: terminal set-up and tear-down, the event loop
- * (poll on the keyboard and the worker's wake-up pipe, with a one-second
- * tick for the TTL countdown and the data age), turning keys into requests
- * through the keymap and dispatching them (dialog/prompt first, then the
- * view on top, then the global actions), and the frame: erase + draw +
- * one doupdate, so ncurses sends only what changed. */
+/* console.c — at_console_run: terminal set-up (no XON/XOFF: Ctrl-S must not
+ * freeze the screen) and tear-down, the event loop (poll on the keyboard
+ * and the worker's wake-up pipe, with a one-second tick for the TTL
+ * countdown and the data age), turning keys into requests
+ * through the keymap (escape sequences the terminfo entry does not know are
+ * dropped whole, never read as Esc + letters) and dispatching them
+ * (dialog/prompt first, then the view on top, then the global actions), and
+ * the frame: erase + draw + one doupdate, so ncurses sends only what
+ * changed. */
 #include "con.h"
 
 #include "aethertop/cells.h"
@@ -282,6 +285,35 @@ static void on_resize(con_app *app)
     app->dirty = true;
 }
 
+/* ncurses hands back a lone Esc when the bytes after it match no key of the
+ * terminfo entry (F12 on vt100, a modifier combination): read as keys, the
+ * rest would be Esc (cancel the search, close the view) then `[`, `2`, `4`
+ * (view 2...). Called after an Esc: when a CSI (`Esc [` ... final byte) or
+ * SS3 (`Esc O` x) sequence follows at once, it is dropped whole and true is
+ * returned; otherwise what was read is given back and the Esc stands. */
+static bool drop_unknown_sequence(void)
+{
+    wint_t c;
+    int r = get_wch(&c);
+    if (r == ERR) return false;
+    if (r != OK || (c != '[' && c != 'O')) {
+        if (r == OK) unget_wch((wchar_t)c);
+        else ungetch((int)c);
+        return false;
+    }
+    bool csi = c == '[';
+    for (int n = 0; n < 32; n++) {
+        r = get_wch(&c);
+        if (r == ERR) break;
+        if (r != OK) {                   /* a key of its own: keep it */
+            ungetch((int)c);
+            break;
+        }
+        if (!csi || (c >= 0x40 && c <= 0x7E)) break;
+    }
+    return true;
+}
+
 static void handle_key(con_app *app, int rc, wint_t wch)
 {
     bool code = rc == KEY_CODE_YES;
@@ -475,6 +507,25 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
         define_key(home[i], KEY_HOME);
         define_key(end[i], KEY_END);
     }
+    /* ... and PgUp, PgDn, Delete and F1-F10 as xterm and tmux send them,
+       which entries such as vt100's do not list */
+    static const struct { const char *seq; int key; } more[] = {
+        {"\033[5~", KEY_PPAGE}, {"\033[6~", KEY_NPAGE}, {"\033[3~", KEY_DC},
+        {"\033OP", KEY_F(1)}, {"\033OQ", KEY_F(2)}, {"\033OR", KEY_F(3)}, {"\033OS", KEY_F(4)},
+        {"\033[15~", KEY_F(5)}, {"\033[17~", KEY_F(6)}, {"\033[18~", KEY_F(7)},
+        {"\033[19~", KEY_F(8)}, {"\033[20~", KEY_F(9)}, {"\033[21~", KEY_F(10)},
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) define_key(more[i].seq, more[i].key);
+    /* Ctrl-S must not stop our output (XON/XOFF flow control): the screen
+       would freeze on "updated 1.4 s ago" while the data ages unseen, every
+       key seemingly ignored until Ctrl-Q. Without IXON both are plain,
+       unbound keys. def_prog_mode: ncurses keeps this as the program's
+       mode; endwin gives back the terminal's own (saved by newterm). */
+    struct termios tio;
+    if (tcgetattr(STDIN_FILENO, &tio) == 0 && (tio.c_iflag & IXON)) {
+        tio.c_iflag &= ~(tcflag_t)IXON;
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &tio) == 0) def_prog_mode();
+    }
     curs_set(0);
     if (has_colors()) {
         start_color();
@@ -541,6 +592,10 @@ int at_console_run(const at_config *cfg, const at_console_opts *opts)
         int budget = 256;                /* a paste cannot starve the screen */
         int got = 0;
         while (budget-- > 0 && (kr = get_wch(&wch)) != ERR) {
+            if (kr == OK && wch == 27 && drop_unknown_sequence()) {
+                got++;
+                continue;
+            }
             handle_key(app, kr, wch);
             got++;
             if (app->quit) break;

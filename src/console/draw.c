@@ -1,6 +1,8 @@
 /* draw.c — putting text on the screen safely: every string goes through
  * at_cells_fit (control characters become visible placeholders, widths are
- * terminal cells), plus number/time formatting, sparklines, bars and boxes. */
+ * terminal cells) after losing the joiners terminals disagree on (ZWJ, the
+ * emoji variation selector), plus number/time formatting, sparklines, bars
+ * and boxes. */
 #include "con.h"
 
 #include "aethertop/cells.h"
@@ -43,14 +45,45 @@ static void ascii_fold(char *s)
     s[o] = '\0';
 }
 
+/* Drop U+200D (zero width joiner) and U+FE0F (emoji presentation): wcwidth
+ * gives both 0 and counts the pieces of a joined emoji (woman + ZWJ + laptop)
+ * or of heart + U+FE0F one by one, but tmux (3.3+) and many terminals draw
+ * the joined sequence in fewer cells, or the emoji form in two; every later
+ * column on the line then lands where ncurses does not think it is, and
+ * stale cells stay behind. Without them the pieces are drawn side by side,
+ * as wide as wcwidth says. */
+static const char *drop_joiners(const char *text, char *out, size_t outlen)
+{
+    if (!text || (!strstr(text, "\xe2\x80\x8d") && !strstr(text, "\xef\xb8\x8f"))) return text;
+    size_t o = 0;
+    for (const char *p = text; *p && o + 1 < outlen;) {
+        if (strncmp(p, "\xe2\x80\x8d", 3) == 0 || strncmp(p, "\xef\xb8\x8f", 3) == 0) {
+            p += 3;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    /* never end on a cut sequence */
+    while (o > 0 && ((unsigned char)out[o - 1] & 0x80)) {
+        size_t start = o - 1;
+        while (start > 0 && ((unsigned char)out[start] & 0xC0) == 0x80) start--;
+        unsigned char lead = (unsigned char)out[start];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (o - start >= need) break;
+        o = start;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int con_put(int y, int x, int width, const char *text, con_element e, bool right)
 {
     if (width <= 0) return 0;
     int maxx = getmaxx(stdscr);
     if (x >= maxx) return 0;
     if (x + width > maxx) width = maxx - x;
-    char buf[2048];
-    at_cells_fit(text, width, right, buf, sizeof buf);
+    char buf[2048], plain[2048];
+    at_cells_fit(drop_joiners(text, plain, sizeof plain), width, right, buf, sizeof buf);
     if (!g_utf8) ascii_fold(buf);
     attr_t a = con_attr(e);
     attrset(a);

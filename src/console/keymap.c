@@ -107,8 +107,8 @@ static const con_request_info requests[] = {
     {REQ_PAGE_DOWN, N_("Moving"), N_("one page down"), NULL},
     {REQ_HOME, N_("Moving"), N_("first row"), NULL},
     {REQ_END, N_("Moving"), N_("last row"), NULL},
-    {REQ_LEFT, N_("Moving"), N_("columns left (Affinities), previous list (Mappings) / grouping (Groups)"), NULL},
-    {REQ_RIGHT, N_("Moving"), N_("columns right (Affinities), next list (Mappings) / grouping (Groups)"), NULL},
+    {REQ_LEFT, N_("Moving"), N_("columns left (Affinities), previous list (Mappings, Hits) / grouping (Groups)"), NULL},
+    {REQ_RIGHT, N_("Moving"), N_("columns right (Affinities), next list (Mappings, Hits) / grouping (Groups)"), NULL},
 
     {REQ_NEXT_VIEW, N_("Views"), N_("next view"), NULL},
     {REQ_PREV_VIEW, N_("Views"), N_("previous view"), NULL},

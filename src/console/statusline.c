@@ -1,6 +1,7 @@
 /* statusline.c — the line above the function-key bar: the search or
- * command prompt while typing, else the latest status message (errors in
- * their own colour), else a short hint. */
+ * command prompt while typing (a long input shows its end, where the typing
+ * is), else the latest status message (errors in their own colour), else a
+ * short hint. */
 #include "con.h"
 
 #include "aethertop/cells.h"
@@ -19,16 +20,27 @@ void con_statusline_draw(con_app *app, int y)
                            : app->mode == MODE_EXPORT ? _("  (Enter writes CSV, or JSON for a .json name; Esc cancels)")
                                                       : _("  (Enter runs, Esc cancels)");
         int hw = at_cells_width(hint);
-        int room = cols - x - 1 - (cols - x > hw + 20 ? hw : 0);
-        /* show the end of a long input */
         const char *text = app->line.buf;
-        char tmp[600];
-        snprintf(tmp, sizeof tmp, "%s", text);
-        x += con_text(y, x, room, tmp, TH_STATUS);
+        int tw = at_cells_width(text);
+        /* the hint only when it fits beside the whole input */
+        bool with_hint = cols - x - 1 - tw > hw + 2;
+        int room = cols - x - 1;
+        /* a long input: show its end (where the typing is) after an ellipsis */
+        if (tw > room && room > 1) {
+            const char *tail = text;
+            while (*tail && at_cells_width(tail) > room - 1) {
+                tail++;
+                while (((unsigned char)*tail & 0xC0) == 0x80) tail++;
+            }
+            x += con_text(y, x, 1, con_sym(app, "\xe2\x80\xa6", "<"), TH_POSITION);
+            text = tail;
+            room--;
+        }
+        x += con_text(y, x, room, text, TH_STATUS);
         attrset(con_attr(TH_PROMPT) | A_REVERSE);
         mvaddch(y, x, ' ');
         attrset(A_NORMAL);
-        if (cols - x > hw + 20) con_text(y, x + 2, cols - x - 2, hint + 1, TH_POSITION);
+        if (with_hint) con_text(y, x + 2, cols - x - 2, hint + 1, TH_POSITION);
         return;
     }
     if (app->msg[0] && app->mono < app->msg_until) {

@@ -1,5 +1,6 @@
 /* textview.c — the scrollable key/text line list behind the Config and
- * Help views (see textview.h), and the helpers every view shares (con.h):
+ * Help views (see textview.h; a text too long for its column wraps under
+ * itself), and the helpers every view shares (con.h):
  * con_view_make, con_view_free_plain, con_list_move, con_list_clamp,
  * con_job_answered. */
 #include "textview.h"
@@ -30,34 +31,77 @@ void con_tv_add(con_textview *tv, int indent, const char *key, con_element ke, c
     l->indent = indent;
 }
 
+/* Where line l's text goes: its column and width; false when the line has
+ * no text column (a key alone). */
+static bool text_column(const con_app *app, const con_textview *tv, const con_tv_line *l, int *tx, int *tw)
+{
+    int kw = tv->key_width ? tv->key_width : 28;
+    int x = 1 + l->indent * 2;
+    if (l->key[0] && l->text[0]) {
+        int w = kw - l->indent * 2;
+        if (w < 8) w = 8;
+        *tx = x + w + 1;
+        *tw = app->cols - *tx - 1;
+    } else if (l->key[0]) {
+        return false;
+    } else {
+        *tx = x;
+        *tw = app->cols - x - 1;
+    }
+    return *tw > 0;
+}
+
+enum { TV_WRAP = 6 };      /* at most this many screen rows per line */
+
+/* The text of line l cut into screen rows (at least one). */
+static int wrap_line(const con_app *app, const con_textview *tv, const con_tv_line *l, char rows[][512])
+{
+    int tx, tw;
+    rows[0][0] = '\0';
+    if (!text_column(app, tv, l, &tx, &tw)) return 1;
+    int n = con_wrap(l->text, tw, rows, TV_WRAP);
+    return n > 0 ? n : 1;
+}
+
 void con_tv_draw(con_app *app, con_textview *tv, int y, int h)
 {
+    static char rows[TV_WRAP][512];
     tv->page = h;
-    int maxs = tv->n - h;
+    /* a text longer than its column wraps under itself: scrolling counts
+       screen rows */
+    int total = 0;
+    for (int i = 0; i < tv->n; i++) total += wrap_line(app, tv, &tv->lines[i], rows);
+    tv->rows = total;
+    int maxs = total - h;
     if (maxs < 0) maxs = 0;
     if (tv->scroll > maxs) tv->scroll = maxs;
     int kw = tv->key_width ? tv->key_width : 28;
-    for (int r = 0; r < h; r++) {
-        int i = tv->scroll + r;
-        if (i >= tv->n) break;
+    int row = 0;                    /* screen row of line i's first row, from the top of the list */
+    for (int i = 0; i < tv->n && row < tv->scroll + h; i++) {
         const con_tv_line *l = &tv->lines[i];
+        int nr = wrap_line(app, tv, l, rows);
         int x = 1 + l->indent * 2;
-        if (l->key[0] && l->text[0]) {
-            int w = kw - l->indent * 2;
-            if (w < 8) w = 8;
-            con_put(y + r, x, w, l->key, l->ke, false);
-            con_put(y + r, x + w + 1, app->cols - x - w - 2, l->text, l->te, false);
-        } else if (l->key[0]) {
-            con_put(y + r, x, app->cols - x - 1, l->key, l->ke, false);
-        } else {
-            con_put(y + r, x, app->cols - x - 1, l->text, l->te, false);
+        int tx = 0, tw = 0;
+        bool has_text = text_column(app, tv, l, &tx, &tw);
+        for (int k = 0; k < nr; k++) {
+            int r = row + k - tv->scroll;
+            if (r < 0 || r >= h) continue;
+            if (k == 0 && l->key[0] && l->text[0]) {
+                int w = kw - l->indent * 2;
+                if (w < 8) w = 8;
+                con_put(y + r, x, w, l->key, l->ke, false);
+            } else if (k == 0 && l->key[0]) {
+                con_put(y + r, x, app->cols - x - 1, l->key, l->ke, false);
+            }
+            if (has_text) con_put(y + r, tx, tw, rows[k], l->te, false);
         }
+        row += nr;
     }
 }
 
 bool con_tv_scroll(con_textview *tv, con_request req)
 {
-    int maxs = tv->n - tv->page;
+    int maxs = (tv->rows ? tv->rows : tv->n) - tv->page;
     if (maxs < 0) maxs = 0;
     int page = tv->page > 0 ? tv->page : 1;
     switch (req) {

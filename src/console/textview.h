@@ -1,6 +1,7 @@
 /* textview.h — a scrollable list of pre-built lines (a key column and a
  * text column, each with its theme element), used by the Config and Help
- * views. The text is data-safe: it is drawn through con_put. */
+ * views. A text wider than its column wraps under itself. The text is
+ * data-safe: it is drawn through con_put. */
 #ifndef AT_CONSOLE_TEXTVIEW_H
 #define AT_CONSOLE_TEXTVIEW_H
 
@@ -16,7 +17,8 @@ typedef struct {
 typedef struct {
     con_tv_line *lines;
     int n, cap;
-    int scroll, page;
+    int scroll, page;         /* in screen rows */
+    int rows;                 /* screen rows of all lines (wrapped) at the last draw */
     int key_width;
 } con_textview;
 

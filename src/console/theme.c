@@ -1,7 +1,8 @@
 /* theme.c — theme files: parsing the `element = fg bg attr,attr` format,
  * finding a theme by name (user folder, $AETHERTOP_THEMES_DIR, the installed
  * share/ folder, the source tree), and installing it as ncurses colour pairs,
- * folding 256-colour values onto 8/16 colours when the terminal has fewer. */
+ * folding 256-colour values onto 8/16 colours when the terminal has fewer
+ * (and using the monochrome attributes when it has none). */
 #include "theme.h"
 
 #include <ctype.h>
@@ -484,6 +485,14 @@ static attr_t to_curses(unsigned a)
 void con_theme_apply(const con_theme *t)
 {
     bool colour = t->colors && has_colors() && COLORS >= 8;
+    /* a colour theme on a terminal without colour (vt100): its attributes
+       were chosen beside its colours (the default theme's column header is
+       plain black on green), so use the monochrome theme's, made for this */
+    con_theme mono;
+    if (!colour && t->colors) {
+        con_theme_monochrome(&mono);
+        t = &mono;
+    }
     for (int e = 0; e < TH__COUNT; e++) {
         const con_style *s = &t->style[e];
         attr_t a = to_curses(s->attrs);

@@ -111,6 +111,33 @@ int con_aff_sort_columns(const at_column **cols, const char *const **names)
     return N_SORT;
 }
 
+bool con_aff_sort_lookup(const char *word, at_column *col, const char **menu_name)
+{
+    for (int i = 0; i < N_SORT; i++) {
+        bool hit = strcasecmp(word, sort_names[i]) == 0 || strcasecmp(word, at_column_name(sort_order[i])) == 0;
+        for (int c = 0; c < C__N && !hit; c++)
+            hit = columns[c].sort == (int)sort_order[i] && strcasecmp(word, columns[c].id) == 0;
+        if (hit) {
+            *col = sort_order[i];
+            *menu_name = sort_names[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+void con_aff_sort_known(char *out, size_t outlen)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < N_SORT; i++)
+        for (int c = 0; c < C__N; c++)
+            if (columns[c].sort == (int)sort_order[i] && o < outlen) {
+                int w = snprintf(out + o, outlen - o, "%s%s", o ? ", " : "", columns[c].id);
+                if (w > 0) o += (size_t)w;
+            }
+}
+
 static const char *sort_name(at_column c)
 {
     for (int i = 0; i < N_SORT; i++)

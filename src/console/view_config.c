@@ -56,7 +56,9 @@ static void build(con_app *app, con_textview *tv)
     con_tv_add(tv, 1, "ENCRYPTION_KEY", TH_LABEL, dev ? _("development default") : _("set (not shown)"), TH_VALUE);
     snprintf(b, sizeof b, "%g s%s", app->interval, app->paused ? _(" (paused)") : "");
     con_tv_add(tv, 1, _("Refresh interval"), TH_LABEL, b, TH_VALUE);
-    snprintf(b, sizeof b, has_colors() ? _("%s (%d colours)") : _("%s (%d colours, none used)"), app->theme.name, COLORS);
+    if (has_colors() && COLORS >= 8) snprintf(b, sizeof b, _("%s (%d colours)"), app->theme.name, COLORS);
+    else if (app->theme.colors) snprintf(b, sizeof b, _("%s (no colours: monochrome attributes)"), app->theme.name);
+    else snprintf(b, sizeof b, _("%s (no colours)"), app->theme.name);
     con_tv_add(tv, 1, _("Theme"), TH_LABEL, b, TH_VALUE);
     if (app->snap) {
         snprintf(b, sizeof b, "%.0f ms", app->snap->snap->build_ms);

@@ -50,7 +50,7 @@ static void build(con_app *app, con_textview *tv)
         {":clear mappings", N_("clear ALL model-mapping cache entries (asks twice)")},
         {":user IDENT", N_("show only that user's affinities (resolved in PostgreSQL)")},
         {":search TEXT", N_("same as / TEXT")},
-        {":sort COLUMN [asc|desc]", N_("sort the table")},
+        {":sort COLUMN [asc|desc]", N_("sort the table by a column: ttl, user, key_name, provider, endpoint, prov_key, model, format, reqs, created")},
         {":export PATH", N_("export the rows shown, like e (.json: JSON, else CSV)")},
         {":delay SECONDS", N_("refresh interval")},
         {":theme NAME|PATH", N_("load another theme")},
@@ -98,7 +98,7 @@ con_view *con_view_help_new(void)
     con_view *v = calloc(1, sizeof *v);
     con_textview *tv = calloc(1, sizeof *tv);
     if (!v || !tv) abort();
-    tv->key_width = 28;
+    tv->key_width = 30;
     v->name = N_("Help");
     v->draw = help_draw;
     v->handle = help_handle;
