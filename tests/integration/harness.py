@@ -39,6 +39,7 @@ import hmac
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,6 +92,15 @@ def require_servers():
         sys.stderr.write("integration test skipped: AT_TEST_REDIS_PORT / AT_TEST_PG_ADMIN_URL "
                          "not set (run scripts/test, which starts the servers)\n")
         sys.exit(SKIP_EXIT)
+
+
+def need_tools(*names):
+    """Fail (never skip) when a program a test needs is not installed:
+    scripts/deps installs every one, so a missing tool is a broken test
+    machine, not a check that may quietly count as passed."""
+    missing = [n for n in names if not shutil.which(n)]
+    if missing:
+        raise AssertionError("not installed: %s (scripts/deps installs it)" % ", ".join(missing))
 
 
 # --------------------------------------------------------------------- Redis

@@ -61,8 +61,7 @@ class OwnRedis:
 class OutageTest(tcs.ConsoleTest):
 
     def setUp(self):
-        if not shutil.which("redis-server"):
-            self.skipTest("redis-server not installed")
+        harness.need_tools("redis-server")
         super().setUp()
 
     def test_redis_stopped_and_restarted(self):

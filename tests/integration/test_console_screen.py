@@ -307,8 +307,7 @@ class ConsoleTest(harness.IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not shutil.which("tmux"):
-            raise harness.unittest.SkipTest("tmux not installed")
+        harness.need_tools("tmux")
         cls.fx = fixture.Fixture()
         load_fixture_pg(cls.ctx, cls.fx)
 
@@ -799,8 +798,7 @@ class PagingTest(harness.IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not shutil.which("tmux"):
-            raise harness.unittest.SkipTest("tmux not installed")
+        harness.need_tools("tmux")
         cls.ctx.seed(users=40, affinities=300, min_ttl=900)
 
     def test_paging(self):
