@@ -136,13 +136,19 @@ class Console:
         # tmux sets TERM in the pane from its default-terminal: give ours explicitly
         cmd = "env TERM=%s %s 2>%s; echo \"[exited $?]\"; sleep 600" % (
             shlex.quote(e["TERM"]), " ".join(shlex.quote(a) for a in argv), shlex.quote(self.stderr_path))
-        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(width),
-                  "-y", str(height), cmd)
-        if clipboard:
-            self.tmux("set-option", "-s", "set-clipboard", "on")
         self.closed = False
-        self.shell_pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
         self.pid = None
+        try:
+            self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(width),
+                      "-y", str(height), cmd)
+            if clipboard:
+                self.tmux("set-option", "-s", "set-clipboard", "on")
+            self.shell_pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+        except BaseException:
+            # the caller gets no Console to close: leave no tmux server or directory behind
+            self.tmux("kill-server", check=False)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     def tmux(self, *args, check=True):
         proc = subprocess.run(["tmux", "-L", self.sock] + list(args), env=self.env,
