@@ -965,8 +965,22 @@ int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **a
     else if (strcmp(cmd, "ttl-advice") == 0 && argc == 1) rc = cmd_ttl_advice(&c);
     else if (strcmp(cmd, "clear") == 0) rc = cmd_clear(&c, argc, argv);
     else {
+        /* a known command with the wrong number of arguments says so */
+        static const char *const no_args[] = {"stats", "metrics", "config", "mappings", "hits", "ttl-advice"};
+        bool takes_none = false;
+        for (size_t i = 0; i < sizeof no_args / sizeof no_args[0]; i++)
+            if (strcmp(cmd, no_args[i]) == 0) takes_none = true;
         char msg[256];
-        snprintf(msg, sizeof msg, _("unknown command or wrong arguments: \"%.64s\""), cmd);
+        if (takes_none)
+            snprintf(msg, sizeof msg, _("%s takes no arguments, got \"%.64s\""), cmd, argv[1]);
+        else if (strcmp(cmd, "list") == 0)
+            snprintf(msg, sizeof msg, _("list takes at most one KEYWORD, got \"%.64s\" too"), argv[2]);
+        else if (strcmp(cmd, "affinity") == 0 && argc == 1)
+            snprintf(msg, sizeof msg, "%s", _("affinity needs a user: aethertop affinity USER_IDENTIFIER"));
+        else if (strcmp(cmd, "affinity") == 0)
+            snprintf(msg, sizeof msg, _("affinity takes one USER_IDENTIFIER, got \"%.64s\" too"), argv[2]);
+        else
+            snprintf(msg, sizeof msg, _("unknown command \"%.64s\""), cmd);
         rc = usage_error(msg);
     }
     at_redis_close(c.r);

@@ -341,18 +341,37 @@ int main(int argc, char **argv)
                 return AT_EXIT_USAGE;
             }
             break;
-        case O_HOURS:
-            if (parse_seconds(optarg, "--hours", &cli.hours) < 0 || cli.hours > 720) {
-                fprintf(stderr, _("aethertop: --hours: expected hours between 0 and 720\n"));
+        case O_HOURS: {
+            char *end;
+            cli.hours = strtod(optarg, &end);
+            if (!*optarg || *end || !(cli.hours > 0) || cli.hours > 720) {
+                fprintf(stderr, _("aethertop: --hours: expected hours more than 0 and at most 720, got \"%s\"\n"),
+                        optarg);
                 return AT_EXIT_USAGE;
             }
             break;
+        }
         case O_HELP: want_help = true; break;
         case O_VERSION: want_version = true; break;
-        default:
-            fprintf(stderr, _("aethertop: unknown option or missing value: \"%s\" (see aethertop --help)\n"),
-                    argv[optind - 1]);
+        default: {
+            /* getopt_long's optopt: the val of a known long option whose value
+             * is missing (or given to one that takes none), the letter of an
+             * unknown short option (argv[optind - 1] may then be an earlier
+             * argument: "-xy"), 0 for an unknown or ambiguous long option */
+            const struct option *known = NULL;
+            for (const struct option *o = longopts; o->name; o++)
+                if (optopt && o->val == optopt) known = o;
+            if (known && known->has_arg == required_argument)
+                fprintf(stderr, _("aethertop: --%s needs a value (see aethertop --help)\n"), known->name);
+            else if (known)
+                fprintf(stderr, _("aethertop: --%s takes no value (see aethertop --help)\n"), known->name);
+            else if (optopt > 0x20 && optopt < 0x7f)
+                fprintf(stderr, _("aethertop: unknown option \"-%c\" (see aethertop --help)\n"), optopt);
+            else
+                fprintf(stderr, _("aethertop: unknown or ambiguous option \"%s\" (see aethertop --help)\n"),
+                        argv[optind - 1]);
             return AT_EXIT_USAGE;
+        }
         }
     }
     char **pos = argv + optind;

@@ -39,6 +39,7 @@ import hmac
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,6 +92,15 @@ def require_servers():
         sys.stderr.write("integration test skipped: AT_TEST_REDIS_PORT / AT_TEST_PG_ADMIN_URL "
                          "not set (run scripts/test, which starts the servers)\n")
         sys.exit(SKIP_EXIT)
+
+
+def need_tools(*names):
+    """Fail (never skip) when a program a test needs is not installed:
+    scripts/deps installs every one, so a missing tool is a broken test
+    machine, not a check that may quietly count as passed."""
+    missing = [n for n in names if not shutil.which(n)]
+    if missing:
+        raise AssertionError("not installed: %s (scripts/deps installs it)" % ", ".join(missing))
 
 
 # --------------------------------------------------------------------- Redis
@@ -557,6 +567,76 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
         if time.monotonic() > deadline:
             raise AssertionError("condition not met within %.1fs" % timeout)
         time.sleep(interval)
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def tcp_connected(pid, port):
+    """True when process `pid` holds an established TCP connection to `port`
+    (of any address), read from /proc/<pid>/fd and /proc/net/tcp{,6}."""
+    inodes = _socket_inodes(pid)
+    if not inodes:
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 10 or fields[3] != "01":        # 01: ESTABLISHED
+                continue
+            if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                return True
+    return False
+
+
+def wait_connected(proc, port, timeout=30.0):
+    """Poll until the child `proc` (Popen) is connected to `port`: it has
+    read its configuration and reached the server (instead of guessing how
+    long that takes with a sleep). Fails if it exits first."""
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError("pid %d exited (%s) before connecting to port %d"
+                                 % (proc.pid, proc.returncode, port))
+        return tcp_connected(proc.pid, port)
+    wait_for(ready, timeout=timeout)
+
+
+def redis_stalled(port, probe=0.3, password=None):
+    """True when the Redis on `port` accepts a connection but does not answer
+    (AUTH password, then) PING within `probe` seconds (DEBUG SLEEP or CLIENT
+    PAUSE in force)."""
+    try:
+        c = Redis(port=port, timeout=probe)
+    except OSError:
+        return False
+    try:
+        if password is not None:
+            c.execute("AUTH", password)
+        c.execute("PING")
+        return False
+    except (socket.timeout, TimeoutError):
+        return True
+    except (OSError, ConnectionError, RedisError):
+        return False
+    finally:
+        c.close()
 
 
 class IntegrationTest(unittest.TestCase):

@@ -159,6 +159,9 @@ class ConfigTest(harness.IntegrationTest):
     def test_unix_socket(self):
         sock = os.environ.get("AT_TEST_REDIS_SOCKET")
         if not sock or not os.path.exists(sock):
+            # scripts/test always starts Redis with a socket: there this fails
+            if os.environ.get("AT_REQUIRE_SERVERS") == "1":
+                self.fail("AT_TEST_REDIS_SOCKET is not set or not a socket: %r" % sock)
             self.skipTest("AT_TEST_REDIS_SOCKET not set")
         url = "unix://%s?db=%d" % (sock, self.ctx.redis_db)
         rc, out, err, _ = self.run_raw(["list", "--json"], {"REDIS_URL": url,

@@ -264,10 +264,21 @@ class ClearTest(tcs.ConsoleTest):
         self.assertIn("READ-ONLY", c.lines()[0])
         c.keys("d")
         c.wait("READ-ONLY: clearing is disabled (--read-only); nothing was sent.")
-        c.keys("X")
+        # X and :clear all open no dialog. (wait("READ-ONLY") held before the
+        # keys were read: the header says it.) Each is followed by 5, the
+        # config view: keys are read in order, and an open dialog would keep
+        # it away; a dialog closed by the command's Enter would say Cancelled
+        c.keys("X", "5")
+        s = c.wait("cache_ttl_seconds")
+        self.assertNotIn("Delete", s)
+        c.keys("1")
+        c.wait(lambda s: "cache_ttl_seconds" not in s and "rows 1" in s)
         c.command("clear all")
-        c.wait("READ-ONLY")
-        self.assertNotIn("Delete", c.screen())
+        c.keys("5")
+        s = c.wait("cache_ttl_seconds")
+        self.assertNotIn("Delete", s)
+        self.assertNotIn("Cancelled", s)
+        self.assertIn("READ-ONLY", s.split("\n")[0])
         self.assert_unchanged()
         c.quit(self)
 

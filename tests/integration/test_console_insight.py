@@ -110,7 +110,7 @@ class InsightTest(ConsoleTest):
         self.assertTrue(ghost, s)
         self.assertNotIn("!", ghost[0])
         # the help explains the column and the mark
-        seen = c.help_text(pages=8, pause=0.2)
+        seen = c.help_text()
         self.assertIn("The HIT 1h column", seen)
         self.assertRegexAll(seen, [r"! +the user holds affinities but had no cache reads",
                                    r"6 +Hits: prompt-cache effectiveness", r"7 +TTL advice per user",

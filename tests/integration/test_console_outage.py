@@ -61,8 +61,7 @@ class OwnRedis:
 class OutageTest(tcs.ConsoleTest):
 
     def setUp(self):
-        if not shutil.which("redis-server"):
-            self.skipTest("redis-server not installed")
+        harness.need_tools("redis-server")
         super().setUp()
 
     def test_redis_stopped_and_restarted(self):
@@ -87,12 +86,12 @@ class OutageTest(tcs.ConsoleTest):
         self.assertIn("rows 1–%d of %d" % (tcs.LIVE_ROWS, tcs.LIVE_ROWS), s)
         self.assertIn("alice", s)
         c.keys("5")
-        c.wait("cache_ttl_seconds", timeout=3)
+        c.wait("cache_ttl_seconds")
         c.keys("1", "/")
         c.type(K_MAIN)
-        c.wait("rows 1–3 of 3", timeout=3)
+        c.wait("rows 1–3 of 3")
         c.keys("Escape")
-        c.wait("rows 1–%d of %d" % (tcs.LIVE_ROWS, tcs.LIVE_ROWS), timeout=3)
+        c.wait("rows 1–%d of %d" % (tcs.LIVE_ROWS, tcs.LIVE_ROWS))
         # a clear while Redis is down fails with a message, nothing hangs
         c.keys("d")
         c.wait("Cannot count the keys", timeout=10)
@@ -115,22 +114,24 @@ class OutageTest(tcs.ConsoleTest):
         sink.listen(64)
         self.addCleanup(sink.close)
         port = sink.getsockname()[1]
-        c = self.start("--timeout", "1", redis_url="redis://127.0.0.1:%d/0" % port, wait=False)
-        s = c.wait("retrying", timeout=20)
+        # every refresh waits 10 s for the timeout; a key must be answered
+        # well within that (5 s, generous on a slow machine), so one handled
+        # only after a refresh gave up fails. (With --timeout 1 and a 1.5 s
+        # bound the check neither told the two apart nor held on a slow machine.)
+        c = self.start("--timeout", "10", redis_url="redis://127.0.0.1:%d/0" % port, wait=False)
+        c.wait("retrying", timeout=40)
         self.assertIn("Redis 127.0.0.1:%d" % port, c.lines()[2])
-        # the keys answer at once even though every refresh waits for the timeout
         for view, text in (("5", "cache_ttl_seconds"), ("?", "Help  (Esc: back"), ("Escape", "cache_ttl_seconds")):
-            t0 = time.monotonic()
             c.keys(view)
-            c.wait(text, timeout=3)
-            self.assertLess(time.monotonic() - t0, 1.5, "key %s took too long" % view)
+            c.wait(text, timeout=5)
         c.quit(self)
 
     def test_postgres_unreachable(self):
         port = free_port()
         c = self.start(database_url="postgresql://postgres@127.0.0.1:%d/nowhere" % port,
                        env={"PGCONNECT_TIMEOUT": "2"})
-        s = c.wait("PG down", timeout=20)
+        s = c.wait(lambda s: "PG down" in s and "rows 1–%d of %d" % (tcs.LIVE_ROWS, tcs.LIVE_ROWS) in s,
+                   timeout=20)
         banner = c.lines()[2]
         self.assertRegex(banner, r"^ PostgreSQL postgresql://postgres@127\.0\.0\.1:%d/nowhere: .*"
                                  r"— names and masked keys missing, retrying$" % port)

@@ -136,13 +136,19 @@ class Console:
         # tmux sets TERM in the pane from its default-terminal: give ours explicitly
         cmd = "env TERM=%s %s 2>%s; echo \"[exited $?]\"; sleep 600" % (
             shlex.quote(e["TERM"]), " ".join(shlex.quote(a) for a in argv), shlex.quote(self.stderr_path))
-        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(width),
-                  "-y", str(height), cmd)
-        if clipboard:
-            self.tmux("set-option", "-s", "set-clipboard", "on")
         self.closed = False
-        self.shell_pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
         self.pid = None
+        try:
+            self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(width),
+                      "-y", str(height), cmd)
+            if clipboard:
+                self.tmux("set-option", "-s", "set-clipboard", "on")
+            self.shell_pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+        except BaseException:
+            # the caller gets no Console to close: leave no tmux server or directory behind
+            self.tmux("kill-server", check=False)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     def tmux(self, *args, check=True):
         proc = subprocess.run(["tmux", "-L", self.sock] + list(args), env=self.env,
@@ -190,8 +196,8 @@ class Console:
                 return line
         raise AssertionError("no line contains %r:\n%s" % (text, screen or self.screen()))
 
-    def position(self):
-        return self.line_with(" rows ")
+    def position(self, screen=None):
+        return self.line_with(" rows ", screen)
 
     # ------------------------------------------------------------ keys
 
@@ -214,16 +220,30 @@ class Console:
         self.type(text)
         self.keys("Enter")
 
-    def help_text(self, pages=6, pause=0.3):
-        """Open the help (?) and page through it: the screens seen, one after
-        the other (newline between them)."""
+    HELP_TITLE = "Help  (Esc: back"
+    HELP_END = "Esc closes this help"      # the help's last line
+
+    def help_text(self, pages=12):
+        """Open the help (?) and page through it to its last line: the
+        screens seen, one after the other (newline between them). Each PgDn
+        is followed by waiting for the help's lines to move (never a fixed
+        pause, which a slow machine outruns); more than `pages` pages fail."""
+        def body(screen):
+            # the help's own lines: below its title, above the bottom bar
+            after = screen.split(self.HELP_TITLE, 1)[-1].split("\n")[1:]
+            return "\n".join(after[:-2])
+
         self.keys("?")
-        seen = self.wait("Help  (Esc: back")
+        cur = self.wait(self.HELP_TITLE)
+        seen = cur
         for _ in range(pages):
+            if self.HELP_END in body(cur):
+                return seen
+            before = body(cur)
             self.keys("NPage")
-            time.sleep(pause)
-            seen += "\n" + self.screen()
-        return seen
+            cur = self.wait(lambda s, before=before: self.HELP_TITLE in s and body(s) != before)
+            seen += "\n" + cur
+        raise AssertionError("the help did not end within %d pages:\n%s" % (pages, cur))
 
     # ------------------------------------------------------------ ending
 
@@ -307,8 +327,7 @@ class ConsoleTest(harness.IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not shutil.which("tmux"):
-            raise harness.unittest.SkipTest("tmux not installed")
+        harness.need_tools("tmux")
         cls.fx = fixture.Fixture()
         load_fixture_pg(cls.ctx, cls.fx)
 
@@ -585,15 +604,25 @@ class ScreenTest(ConsoleTest):
         c.quit(self)
 
     def test_paging_needs_rows(self):
-        # the fixture fits on one page: End and PgDn keep page 1/1
+        # the fixture fits on one page: PgDn and End keep rows 1–N, page 1/1
         c = self.start()
-        c.keys("NPage")
-        c.wait("page 1/1")
+        c.wait("Formats")                               # the stats pane is drawn
+        whole = "rows 1–%d of %d · page 1/1 ·" % (LIVE_ROWS, LIVE_ROWS)
+        self.assertIn(whole, c.position())
+        # each key is followed by t (the stats pane on/off), whose effect shows
+        # on screen: keys are read in order, so PgDn/End were handled by then
+        for key, pane in (("NPage", False), ("End", True)):
+            c.keys(key, "t")
+            s = c.wait(lambda s, pane=pane: ("Formats" in s) == pane)
+            self.assertIn(whole, c.position(s), "after %s" % key)
+            header = c.line_with("USER ", s)
+            first = s.split("\n")[s.split("\n").index(header) + 1]
+            self.assertTrue(first.startswith("bob "), "the first row stays on top after %s: %r" % (key, first))
         c.quit(self)
 
     def test_help_and_config(self):
         c = self.start()
-        seen = c.help_text(pages=6)                     # page through the whole help
+        seen = c.help_text()                            # page through the whole help
         self.assertRegexAll(seen, [r"d, F9, Del +clear the selected affinity / mapping entry", r"q, F10 +quit",
                                    r"X +clear ALL affinities",
                                    r":clear provider ID +clear every affinity of that provider", r"y, Y +yes, do it",
@@ -735,6 +764,9 @@ class LiveTest(ConsoleTest):
         c.wait("rows 1–%d of %d" % (LIVE_ROWS, LIVE_ROWS))
         c.keys("z")
         c.wait(lambda s: "PAUSED" in s.split("\n")[0])
+        # a refresh that began before the pause may still land: wait until
+        # none has for two intervals before writing what must not show
+        c.wait(lambda s: any(float(a) >= 2.0 for a in re.findall(r"updated (\d+\.\d) s ago", s)))
         self.put_affinity(1, LONG_TTL + 5000)
         time.sleep(3)                                   # three intervals: nothing moves
         self.assertIn("rows 1–%d of %d" % (LIVE_ROWS, LIVE_ROWS), c.position())
@@ -758,14 +790,30 @@ class LiveTest(ConsoleTest):
         c.quit(self)
 
     def test_ttl_counts_down_and_expired_rows_leave(self):
-        key = self.put_affinity(3, 4, redis_ttl=600)    # Redis keeps it; expire_at passes
+        # 10 s: enough for the console to start on a slow machine before it passes
+        expire_in = 10
+        t0 = time.time()
+        key = self.put_affinity(3, expire_in, redis_ttl=600)    # Redis keeps it; expire_at passes
         c = self.start("--delay", "600")                # no refresh during the test
-        s = c.wait("live-model-3")
+
+        def ttl_shown(s):
+            """The TTL cell of the live-model-3 row in seconds (None: no row)."""
+            for l in s.split("\n"):
+                if l.startswith("alice ") and "live-model-3" in l:
+                    m = re.search(r" (\d+)s ", l)
+                    self.assertTrue(m, "no TTL in seconds: %r" % l)
+                    return int(m.group(1))
+            return None
+
+        s = c.wait(lambda s: ttl_shown(s) is not None)
+        first = ttl_shown(s)
         self.assertIn("rows 1–%d of %d" % (LIVE_ROWS + 1, LIVE_ROWS + 1), c.position())
-        line = [l for l in s.split("\n") if l.startswith("alice ") and "live-model-3" in l][0]
-        self.assertRegex(line, r" [1-4]s ")
-        c.wait(lambda s: not any(l.startswith("alice ") and "live-model-3" in l for l in s.split("\n")),
-               timeout=10)
+        # what is left of expire_at, never more
+        self.assertLessEqual(first, expire_in)
+        self.assertGreaterEqual(first, expire_in - (time.time() - t0) - 1)
+        # it counts down on screen without a refresh
+        c.wait(lambda s: ttl_shown(s) is not None and ttl_shown(s) < first or ttl_shown(s) is None)
+        c.wait(lambda s: ttl_shown(s) is None, timeout=expire_in + 15)
         self.assertIn("rows 1–%d of %d" % (LIVE_ROWS, LIVE_ROWS), c.position())
         self.assertIn(key.encode(), self.ctx.r.keys("cache_affinity:*"))   # still in Redis
         c.quit(self)
@@ -799,8 +847,7 @@ class PagingTest(harness.IntegrationTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not shutil.which("tmux"):
-            raise harness.unittest.SkipTest("tmux not installed")
+        harness.need_tools("tmux")
         cls.ctx.seed(users=40, affinities=300, min_ttl=900)
 
     def test_paging(self):
@@ -825,10 +872,10 @@ class PagingTest(harness.IntegrationTest):
         c.wait("page 1/12")
         c.keys("t")                                     # hide the stats pane: 34 rows a page
         c.wait("rows 1–34 of 300 · page 1/9")
-        for _ in range(3):
-            c.keys("j")
-        c.keys("k")
-        c.wait("rows 1–34 of 300 · page 1/9")
+        c.keys(*["j"] * 34)                             # one past the page: it scrolls by a row
+        c.wait("rows 2–35 of 300 · page 2/9")
+        c.keys("k")                                     # back up: the rows stay, the page is 1 again
+        c.wait("rows 2–35 of 300 · page 1/9")
         c.quit(self)
 
 

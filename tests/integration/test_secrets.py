@@ -250,12 +250,13 @@ class SecretsTest(harness.IntegrationTest):
                             "ASAN_OPTIONS": "detect_leaks=0",
                             # a HOME the demoted user may read (no config file there)
                             "HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp, "XDG_STATE_HOME": self.tmp})
-        self.pause_redis(4000)
+        self.pause_redis(6000)
         argv = [harness.AETHERTOP, "list", "--timeout", "6", "--redis",
                 "redis://oncall:%s@127.0.0.1:%d/0" % (CMD_PW, self.srv.port)]
         proc = self.spawn(argv, env)
         control = self.spawn(["sleep", "30"], env)
-        time.sleep(1.0)
+        # connected to Redis: past reading its settings (and hiding the password)
+        harness.wait_connected(proc, self.srv.port, timeout=5)
         if proc.poll() is not None:
             self.fail("aethertop should be waiting for the paused Redis; it exited %s: %r"
                       % (proc.returncode, proc.communicate()[1][-2000:]))
@@ -281,7 +282,8 @@ class SecretsTest(harness.IntegrationTest):
         proc.communicate()
         control.kill()
         control.communicate()
-        time.sleep(3.2)  # let the pause end for the next test
+        # let the pause end for the next test
+        harness.wait_for(lambda: not harness.redis_stalled(self.srv.port, password=REDIS_PW), timeout=15)
 
     def test_cmdline_hides_database_passwords_in_every_form(self):
         """--database passwords that a plain 'password=' search misses: blanks
@@ -294,10 +296,11 @@ class SecretsTest(harness.IntegrationTest):
                   "host=127.0.0.1 password='a\\'%s' dbname=x" % CMD_PW,
                   "postgresql://postgres@127.0.0.1:%d/x?pass%%77ord=%s" % (port, CMD_PW),
                   "postgresql://postgres@127.0.0.1:%d/x?sslpassword=%s&sslmode=disable" % (port, CMD_PW)]
-        self.pause_redis(4000)
+        self.pause_redis(6000)
         procs = [self.spawn([harness.AETHERTOP, "list", "--timeout", "6", "--redis", self.url(),
                              "--database", value], env) for value in values]
-        time.sleep(1.0)
+        for proc in procs:
+            harness.wait_connected(proc, self.srv.port, timeout=5)
         for value, proc in zip(values, procs):
             if proc.poll() is not None:
                 self.fail("aethertop should be waiting for the paused Redis; it exited %s: %r"
@@ -311,7 +314,8 @@ class SecretsTest(harness.IntegrationTest):
             err = proc.communicate()[1].decode()
             self.assertIn("DATABASE_URL", err, "no command-line warning for %r" % value)
             self.assertNotIn(CMD_PW, err)
-        time.sleep(3.2)  # let the pause end for the next test
+        # let the pause end for the next test
+        harness.wait_for(lambda: not harness.redis_stalled(self.srv.port, password=REDIS_PW), timeout=15)
 
     # ------------------------------------------------------------ memory given back
 

@@ -340,7 +340,9 @@ class SimTrafficTest(harness.IntegrationTest):
     def test_traffic_stops_on_sigterm(self):
         proc = self.ctx.spawn_sim(["traffic", "--rate", "50"])
         try:
-            time.sleep(0.7)
+            # its SIGTERM handler is set before it connects to Redis: a fixed
+            # 0.7 s could end a slow start before that (killed, status -15)
+            harness.wait_connected(proc, harness.REDIS_PORT, timeout=30)
             proc.terminate()
             out, err = proc.communicate(timeout=20)
         finally:

@@ -203,6 +203,11 @@ static void lock_test_db(void)
 int main(void)
 {
     if (!getenv("AT_TEST_REDIS_PORT")) {
+        const char *req = getenv("AT_REQUIRE_SERVERS");
+        if (req && strcmp(req, "1") == 0) { /* scripts/test: never a quiet skip */
+            fprintf(stderr, "test_walk: AT_TEST_REDIS_PORT not set although scripts/test started the servers: FAILED\n");
+            return 1;
+        }
         fprintf(stderr, "test_walk: AT_TEST_REDIS_PORT not set (run through scripts/test): skipped\n");
         return 77;
     }
