@@ -245,7 +245,12 @@ class TLSTest(harness.IntegrationTest):
                     out += chunk
                     if b"pass phrase" in out.lower():
                         break
+            # the pty reads EOF as the child closes its files, a moment
+            # before it can be reaped: wait for that up to the deadline
             done, status = os.waitpid(pid, os.WNOHANG)
+            while done == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                done, status = os.waitpid(pid, os.WNOHANG)
             if done == 0:
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
