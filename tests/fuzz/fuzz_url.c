@@ -133,10 +133,21 @@ static void said_free(said *s)
     free(s->warnings);
 }
 
-/* A leak: the password is in what was said, and the shifted password is in
- * what was said about the shifted URL. */
+/* How many times needle occurs in hay (overlapping). */
+static size_t occurrences(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; hay && (p = strstr(p, needle)) != NULL; p++) n++;
+    return n;
+}
+
+/* A leak, told apart by the difference: changing only the password takes
+ * occurrences of the old password out of what was said and puts the new
+ * one in. (Text equal to the password elsewhere in the input, say in a
+ * query parameter that is shown, is said about both URLs alike: no leak.) */
 #define NO_LEAK(field)                                                                       \
-    FZ_CHECK(!(a.field && b.field && strstr(a.field, pw) && strstr(b.field, pw2)))
+    FZ_CHECK(!(a.field && b.field && occurrences(a.field, pw) > occurrences(b.field, pw) &&   \
+               occurrences(b.field, pw2) > occurrences(a.field, pw2)))
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
