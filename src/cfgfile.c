@@ -223,7 +223,7 @@ static void set_value(parse_ctx *c, int k, const char *v)
     case K_TIMEOUT:
         if (!parse_secs(v, 0.001, 3600, &d)) {
             frag(f, sizeof f, v);
-            fail(c, _("timeout: expected seconds between 0 and 3600, got \"%s\""), f);
+            fail(c, _("timeout: expected seconds more than 0 and at most 3600, got \"%s\""), f);
             return;
         }
         o->timeout_ms = (int)(d * 1000) > 0 ? (int)(d * 1000) : 1;

@@ -209,7 +209,7 @@ static int parse_seconds(const char *s, const char *name, double *out)
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || !(v > 0) || v > 3600) {
-        fprintf(stderr, _("aethertop: %s: expected seconds between 0 and 3600, got \"%s\"\n"), name, s);
+        fprintf(stderr, _("aethertop: %s: expected seconds more than 0 and at most 3600, got \"%s\"\n"), name, s);
         return -1;
     }
     *out = v;

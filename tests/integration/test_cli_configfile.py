@@ -168,6 +168,7 @@ class ConfigFileTest(harness.IntegrationTest):
             ("[console]\ncolumn = ttl\n", "2: unknown key \"column\" in [console]"),
             ("[console]\ncolumns = ttl, bogus\n", "2: columns: unknown column \"bogus\""),
             ("timeout = 3\n", "1: \"timeout\" outside a section"),
+            ("[connection]\ntimeout = 0\n", "2: timeout: expected seconds more than 0 and at most 3600, got \"0\""),
         ]
         for text, want in cases:
             with self.subTest(text=text):

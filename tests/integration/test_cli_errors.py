@@ -68,6 +68,8 @@ class UsageErrors(CliErrorBase):
         (["ttl-advice", "--hours", "5000"], r'--hours: expected hours .* got "5000"'),
         (["ttl-advice", "--hours", "721"], r'--hours: expected hours .* got "721"'),
         (["list", "--timeout", "abc"], r'--timeout: expected seconds .* got "abc"'),
+        (["list", "--timeout", "0"], r'--timeout: expected seconds more than 0 and at most 3600, got "0"$'),
+        (["--delay", "0"], r'--delay: expected seconds more than 0 and at most 3600, got "0"$'),
         (["list", "--hours", "5"], r"--hours applies to ttl-advice only"),
         (["frobnicate"], r'unknown command "frobnicate"'),
         (["stats", "extra"], r'stats takes no arguments, got "extra"'),
