@@ -482,6 +482,29 @@ static char *qs_decode(const char *s, size_t n)
     return r;
 }
 
+/* The next pair of a query string (n bytes) that parse_qs keeps, from *at
+ * on: pairs split at '&', one without '=' or with an empty value dropped.
+ * False at the end. */
+static bool qs_next_pair(const char *q, size_t n, size_t *at, const char **name, size_t *name_len,
+                         const char **value, size_t *value_len)
+{
+    while (*at < n) {
+        const char *item = q + *at;
+        const char *amp = memchr(item, '&', n - *at);
+        size_t len = amp ? (size_t)(amp - item) : n - *at;
+        *at += len + 1;
+        const char *eq = memchr(item, '=', len);
+        if (!eq || eq + 1 == item + len)
+            continue;
+        *name = item;
+        *name_len = (size_t)(eq - item);
+        *value = eq + 1;
+        *value_len = len - *name_len - 1;
+        return true;
+    }
+    return false;
+}
+
 /* The query string (n bytes) as redis-py's parse_url reads it: parse_qs
  * (pairs split at '&', a pair without '=' or with an empty value dropped,
  * '+' and %XX decoded in names and values), the first value of a name
@@ -491,16 +514,10 @@ static int parse_redis_query(const char *q, size_t n, const char *setting, bool 
                              at_redis_target *out, bool *db_seen, char *err, size_t errlen)
 {
     bool pw_seen = false, user_seen = false;
-    size_t i = 0;
-    while (i < n) {
-        const char *item = q + i;
-        const char *amp = memchr(item, '&', n - i);
-        size_t len = amp ? (size_t)(amp - item) : n - i;
-        i += len + 1;
-        const char *eq = memchr(item, '=', len);
-        if (!eq || eq + 1 == item + len)
-            continue;
-        char *name = qs_decode(item, (size_t)(eq - item));
+    size_t at = 0, nn, vn;
+    const char *nm, *val;
+    while (qs_next_pair(q, n, &at, &nm, &nn, &val, &vn)) {
+        char *name = qs_decode(nm, nn);
         if (!name) {
             seterr(err, errlen, "%s: out of memory", setting);
             return -1;
@@ -510,8 +527,7 @@ static int parse_redis_query(const char *q, size_t n, const char *setting, bool 
         free(name);
         if (!(is_db && !*db_seen) && !(is_pw && !pw_seen) && !(is_user && !user_seen))
             continue;
-        size_t vn = len - (size_t)(eq + 1 - item);
-        char *once = qs_decode(eq + 1, vn);
+        char *once = qs_decode(val, vn);
         char *v = once ? pct_decode(once, strlen(once)) : NULL;
         if (once)
             at_wipe_free(once, vn + 1);
@@ -1345,22 +1361,20 @@ static int cfg_warn(at_config *cfg, const char *fmt, ...) __attribute__((format(
  * parameter (never its value: ssl_password is one). */
 static void warn_redis_ssl_params(at_config *cfg, const char *url, const char *setting)
 {
+    /* the query as at_redis_url_parse finds it: from the first '?' that
+     * comes before any '#' (the authority ends at either) */
     const char *sep = strstr(url, "://");
-    const char *q = sep ? strchr(sep + 3, '?') : NULL;
-    if (!q)
+    if (!sep)
         return;
-    q++;
-    size_t n = strcspn(q, "#");
-    size_t i = 0;
-    while (i < n) {
-        const char *item = q + i;
-        const char *amp = memchr(item, '&', n - i);
-        size_t len = amp ? (size_t)(amp - item) : n - i;
-        i += len + 1;
-        const char *eq = memchr(item, '=', len);
-        if (!eq || eq + 1 == item + len)
-            continue; /* parse_qs drops it: redis-py never sees it */
-        char *name = qs_decode(item, (size_t)(eq - item));
+    const char *rest = sep + 3;
+    size_t tail = strcspn(rest, "#");
+    const char *qmark = memchr(rest, '?', tail);
+    if (!qmark)
+        return;
+    size_t at = 0, nn, vn;
+    const char *nm, *val;
+    while (qs_next_pair(qmark + 1, tail - (size_t)(qmark + 1 - rest), &at, &nm, &nn, &val, &vn)) {
+        char *name = qs_decode(nm, nn);
         if (name && strncmp(name, "ssl_", 4) == 0)
             cfg_warn(cfg, "%s: query parameter \"%.40s\" is not used: aethertop always verifies the "
                      "server's certificate and host name (see --redis-ca, --redis-cert, --redis-key, "
