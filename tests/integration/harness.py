@@ -39,6 +39,7 @@ import hmac
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -555,6 +556,30 @@ def audit_records(text):
         done.add(rid)
         outcomes.append(rec)
     return outcomes
+
+
+def read_pty(fd, timeout, stop=None, exited=None):
+    """What a program writes to the pty master `fd` until it closes its end
+    (EOF, or EIO once the last writer is gone), `timeout` seconds pass,
+    stop(output so far) is true, or exited() says the program has ended with
+    nothing left to read."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if stop and stop(out):
+                break
+        elif exited and exited():
+            break
+    return out
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):

@@ -21,7 +21,6 @@ import json
 import os
 import pty
 import re
-import select
 import subprocess
 import time
 
@@ -121,20 +120,7 @@ class CliInsight(harness.IntegrationTest):
         proc = subprocess.Popen([harness.AETHERTOP, "list", "--csv"], stdout=slave, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, env=env)
         os.close(slave)
-        out = b""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([master], [], [], 0.5)
-            if r:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            elif proc.poll() is not None:
-                break
+        out = harness.read_pty(master, 30, exited=lambda: proc.poll() is not None)
         proc.wait(timeout=30)
         os.close(master)
         err = proc.stderr.read()

@@ -18,7 +18,6 @@ encrypted key refused, never prompted for). Every wait is bounded by
 import json
 import os
 import pty
-import select
 import shutil
 import signal
 import socket
@@ -229,22 +228,10 @@ class TLSTest(harness.IntegrationTest):
                 os.execve(argv[0], argv, env)
             finally:
                 os._exit(127)
-        out = b""
         deadline = time.monotonic() + 10
         status = None
         try:
-            while time.monotonic() < deadline:
-                ready, _, _ = select.select([fd], [], [], 0.2)
-                if ready:
-                    try:
-                        chunk = os.read(fd, 4096)
-                    except OSError:
-                        chunk = b""
-                    if not chunk:
-                        break
-                    out += chunk
-                    if b"pass phrase" in out.lower():
-                        break
+            out = harness.read_pty(fd, 10, stop=lambda o: b"pass phrase" in o.lower())
             # the pty reads EOF as the child closes its files, a moment
             # before it can be reaped: wait for that up to the deadline
             done, status = os.waitpid(pid, os.WNOHANG)
