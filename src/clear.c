@@ -414,12 +414,8 @@ static const char *outcome_name(at_clear_outcome o)
 /* Is the server a replica? (then aethertop is read-only by itself) */
 static bool is_replica(at_redis *r)
 {
-    redisReply *rep = at_redis_commandf(r, "ROLE");
-    bool replica = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-                   rep->element[0]->type == REDIS_REPLY_STRING &&
-                   strcmp(rep->element[0]->str, "slave") == 0;
-    if (rep) freeReplyObject(rep);
-    return replica;
+    char role[16];
+    return at_redis_role(r, role, sizeof role) == 0 && strcmp(role, "slave") == 0;
 }
 
 static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)

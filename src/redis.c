@@ -688,25 +688,36 @@ static int sentinel_ask(const at_config *cfg, size_t i, char *host, size_t hostl
     return rc;
 }
 
+int at_redis_role(at_redis *r, char *role, size_t n)
+{
+    redisReply *rep = at_redis_commandf(r, "ROLE");
+    if (!rep) return -1;
+    int rc = 1;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && rep->element[0]->type == REDIS_REPLY_STRING) {
+        snprintf(role, n, "%s", rep->element[0]->str);
+        rc = 0;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 /* The server really is a master (ROLE), not a replica a stale sentinel
  * still names. 0 yes; -1 with why in err. A server that refuses ROLE (an
  * ACL) is taken at the sentinel's word. */
 static int check_master(at_redis *r, char *err, size_t errlen)
 {
-    redisReply *rep = at_redis_commandf(r, "ROLE");
-    if (!rep) {
+    char role[41];
+    int rc = at_redis_role(r, role, sizeof role);
+    if (rc < 0) {
         snprintf(err, errlen, "Redis %s: %.300s", r->describe, at_redis_error(r));
         return -1;
     }
-    int rc = 0;
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && rep->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(rep->element[0]->str, "master") != 0) {
-        snprintf(err, errlen, "%s is not a master (ROLE: %.40s)", r->describe, rep->element[0]->str);
-        rc = -1;
-    }
-    freeReplyObject(rep);
     r->err[0] = '\0';
-    return rc;
+    if (rc == 0 && strcmp(role, "master") != 0) {
+        snprintf(err, errlen, "%s is not a master (ROLE: %s)", r->describe, role);
+        return -1;
+    }
+    return 0;
 }
 
 static void add_note(char *notes, size_t cap, const char *fmt, ...)

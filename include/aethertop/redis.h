@@ -18,6 +18,9 @@ at_redis *at_redis_open(const at_config *cfg, char *err, size_t errlen);
 /* What was skipped on the way (sentinels down, answering nonsense, naming
  * a replica): one line, "" if nothing. */
 const char *at_redis_note(const at_redis *r);
+/* ROLE's first word ("master", "slave", "sentinel") into role: 0; -1 no
+ * reply (the connection failed); 1 a reply without one (an ACL error). */
+int at_redis_role(at_redis *r, char *role, size_t n);
 void at_redis_close(at_redis *r);
 
 /* Queue a command (pipelining); nothing is sent until a reply is read. */
