@@ -13,7 +13,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 
 #include <openssl/decodererr.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -145,70 +146,59 @@ static int connect_fd(at_redis *r, const char *host, int port, const char *path,
     return fd;
 }
 
-/* OpenSSL writes to the socket with write(), not send(MSG_NOSIGNAL): once
- * the server has dropped the connection, a write raises SIGPIPE, which
- * would kill the process. Around each call into OpenSSL that may write,
- * SIGPIPE is blocked in this thread, and one it raised is taken back
- * before the mask is restored (the write fails with EPIPE instead). */
-typedef struct {
-    sigset_t old;
-    bool was_pending;
-} pipe_guard;
-
-static bool sigpipe_pending(void)
+/* The socket under OpenSSL: its own socket BIO writes with write(), which
+ * raises SIGPIPE (and kills the process) once the server has dropped the
+ * connection. This one writes with send(MSG_NOSIGNAL), as the plain path
+ * does, so a dropped connection is an EPIPE error either way. The fd is the
+ * BIO's data; the connection closes it, not the BIO. */
+static int sock_bio_write(BIO *b, const char *buf, int n)
 {
-    sigset_t pend;
-    return sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+    BIO_clear_retry_flags(b);
+    ssize_t w = send((int)(intptr_t)BIO_get_data(b), buf, (size_t)n, MSG_NOSIGNAL);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_write(b);
+    return (int)w;
 }
 
-static void pipe_guard_on(pipe_guard *g)
+static int sock_bio_read(BIO *b, char *buf, int n)
 {
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &s, &g->old);
-    g->was_pending = sigpipe_pending();
+    BIO_clear_retry_flags(b);
+    ssize_t got = recv((int)(intptr_t)BIO_get_data(b), buf, (size_t)n, 0);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(b);
+    return (int)got;
 }
 
-static void pipe_guard_off(pipe_guard *g)
+static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-    int saved = errno;
-    if (!g->was_pending && sigpipe_pending()) {
-        sigset_t s;
-        sigemptyset(&s);
-        sigaddset(&s, SIGPIPE);
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR) {}
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-    errno = saved;
+    (void)b; (void)num; (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
-static int ssl_connect_np(SSL *ssl)
+static int sock_bio_create(BIO *b)
 {
-    pipe_guard g;
-    pipe_guard_on(&g);
-    int rc = SSL_connect(ssl);
-    pipe_guard_off(&g);
-    return rc;
+    BIO_set_init(b, 1);
+    return 1;
 }
 
-static int ssl_read_np(SSL *ssl, void *buf, int n)
+static BIO_METHOD *sock_bio_meth;
+
+static void sock_bio_init(void)
 {
-    pipe_guard g;
-    pipe_guard_on(&g);
-    int rc = SSL_read(ssl, buf, n);   /* may write: a key update, an alert */
-    pipe_guard_off(&g);
-    return rc;
+    sock_bio_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "aethertop socket");
+    if (!sock_bio_meth || BIO_meth_set_write(sock_bio_meth, sock_bio_write) != 1 ||
+        BIO_meth_set_read(sock_bio_meth, sock_bio_read) != 1 ||
+        BIO_meth_set_ctrl(sock_bio_meth, sock_bio_ctrl) != 1 ||
+        BIO_meth_set_create(sock_bio_meth, sock_bio_create) != 1)
+        abort();
 }
 
-static int ssl_write_np(SSL *ssl, const void *buf, int n)
+/* A BIO over fd (one method for the process, made once). */
+static BIO *sock_bio_new(int fd)
 {
-    pipe_guard g;
-    pipe_guard_on(&g);
-    int rc = SSL_write(ssl, buf, n);
-    pipe_guard_off(&g);
-    return rc;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sock_bio_init);
+    BIO *b = BIO_new(sock_bio_meth);
+    if (b) BIO_set_data(b, (void *)(intptr_t)fd);
+    return b;
 }
 
 /* OpenSSL's error queue after a failure, taken (the queue is left empty). */
@@ -333,7 +323,9 @@ static int tls_start(at_redis *r, const at_config *cfg, const char *host, long l
     SSL_CTX_set_verify(r->ssl_ctx, cfg->tls_insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
     r->ssl = SSL_new(r->ssl_ctx);
     if (!r->ssl) { fail(r, "TLS: %s", ssl_reason()); return -1; }
-    SSL_set_fd(r->ssl, r->fd);
+    BIO *bio = sock_bio_new(r->fd);
+    if (!bio) { fail(r, "TLS: %s", ssl_reason()); return -1; }
+    SSL_set_bio(r->ssl, bio, bio);   /* the SSL owns it now */
     /* SNI carries host names only (RFC 6066: never an address literal) */
     unsigned char addr[sizeof(struct in6_addr)];
     bool literal = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
@@ -350,7 +342,7 @@ static int tls_start(at_redis *r, const at_config *cfg, const char *host, long l
     }
     for (;;) {
         ERR_clear_error();
-        int rc = ssl_connect_np(r->ssl);
+        int rc = SSL_connect(r->ssl);
         if (rc == 1) return 0;
         int e = SSL_get_error(r->ssl, rc);
         short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
@@ -427,7 +419,7 @@ static void tls_note_error(at_redis *r, bool after_write)
     unsigned long code = ERR_peek_last_error();
     if (!code && after_write) {
         char b;
-        (void)ssl_read_np(r->ssl, &b, 1);
+        (void)SSL_read(r->ssl, &b, 1);
         code = ERR_peek_last_error();
     }
     const char *why = code ? ERR_reason_error_string(code) : NULL;
@@ -444,7 +436,7 @@ static ssize_t io_write(at_redis *r, const char *buf, size_t n, short *want)
 {
     *want = POLLOUT;
     if (r->ssl) {
-        int rc = ssl_write_np(r->ssl, buf, (int)n);
+        int rc = SSL_write(r->ssl, buf, (int)n);
         if (rc > 0) return rc;
         int e = SSL_get_error(r->ssl, rc);
         if (e == SSL_ERROR_WANT_READ) { *want = POLLIN; return 0; }
@@ -462,7 +454,7 @@ static ssize_t io_read(at_redis *r, char *buf, size_t n, short *want)
 {
     *want = POLLIN;
     if (r->ssl) {
-        int rc = ssl_read_np(r->ssl, buf, (int)n);
+        int rc = SSL_read(r->ssl, buf, (int)n);
         if (rc > 0) return rc;
         int e = SSL_get_error(r->ssl, rc);
         if (e == SSL_ERROR_WANT_READ) return 0;
