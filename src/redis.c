@@ -335,10 +335,15 @@ static int tls_start(at_redis *r, const at_config *cfg, const char *host, long l
     }
     /* what the certificate must be for: a host name its DNS SANs (or,
      * with none, its CN) match; an address literal one of its IP SANs
-     * (OpenSSL 3 tells the two apart) */
-    if (!cfg->tls_insecure && SSL_set1_host(r->ssl, host) != 1) {
-        fail(r, "TLS: cannot verify the host name %s: %s", host, ssl_reason());
-        return -1;
+     * (OpenSSL 3 tells the two apart). A wildcard stands for one whole
+     * label: "*.example.com", never "r*.example.com" (RFC 6125 6.4.3
+     * allows refusing those; browsers and Python's ssl do) */
+    if (!cfg->tls_insecure) {
+        if (SSL_set1_host(r->ssl, host) != 1) {
+            fail(r, "TLS: cannot verify the host name %s: %s", host, ssl_reason());
+            return -1;
+        }
+        SSL_set_hostflags(r->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     }
     for (;;) {
         ERR_clear_error();

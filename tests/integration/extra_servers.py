@@ -242,19 +242,22 @@ def _issue(cwd, stem, subject, san, ca="ca"):
 
 def make_certs(cwd):
     """A CA, a server certificate for localhost/127.0.0.1, a server
-    certificate for another name only, a client certificate, and a second CA
-    nobody trusts. Returns a dict of absolute paths."""
+    certificate for another name only, one whose names are wildcards, a
+    client certificate, and a second CA nobody trusts. Returns a dict of absolute paths."""
     for ca in ("ca", "rogue-ca"):
         _openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca + ".key",
                   "-out", ca + ".pem", "-days", "2", "-subj", "/CN=aethertop test %s" % ca], cwd)
     _issue(cwd, "server", "/CN=localhost", "DNS:localhost,IP:127.0.0.1")
     _issue(cwd, "other", "/CN=other.example", "DNS:other.example")
     _issue(cwd, "client", "/CN=aethertop-client", None)
+    # wildcards: one for a whole label, one for part of a label
+    _issue(cwd, "wild", "/CN=wildcards", "DNS:*.svc.aether.test,DNS:red*.aether.test")
     p = lambda n: os.path.join(cwd, n)  # noqa: E731
     return {"ca": p("ca.pem"), "rogue_ca": p("rogue-ca.pem"),
             "server_cert": p("server.pem"), "server_key": p("server.key"),
             "other_cert": p("other.pem"), "other_key": p("other.key"),
-            "client_cert": p("client.pem"), "client_key": p("client.key")}
+            "client_cert": p("client.pem"), "client_key": p("client.key"),
+            "wild_cert": p("wild.pem"), "wild_key": p("wild.key")}
 
 
 # ---------------------------------------------------------------- output checks

@@ -141,6 +141,49 @@ class TLSTest(harness.IntegrationTest):
                                   "certificate", "not accepted")
         self.assertIn("mismatch", err)
 
+    def test_wildcard_names(self):
+        """A certificate's wildcard stands for one whole label of the host
+        name: "*.svc.aether.test" is good for redis.svc.aether.test, while
+        "red*.aether.test" is good for no name (a partial wildcard, refused as
+        browsers and Python's ssl refuse it; OpenSSL alone would accept it
+        for redis.aether.test). The names resolve to 127.0.0.1 through an
+        /etc/hosts of the test's own, bind-mounted in a mount namespace of
+        aethertop's own (unshare; as root, or in a user namespace)."""
+        if not shutil.which("unshare"):
+            raise AssertionError("unshare (util-linux) is not installed: it gives aethertop "
+                                 "host names of the test's own")
+        wild = dict(self.certs, server_cert=self.certs["wild_cert"], server_key=self.certs["wild_key"])
+        srv = xs.start_redis(self, self.tmp, "wildcards", kind="tls", tls=wild,
+                             args=["--tls-auth-clients", "optional"])
+        c = TLSRedis(srv.port, self.certs)
+        c.execute("SETEX", "cache_affinity:key-wild:CLAUDE:m-1", 600, affinity_value("prov-wild"))
+        c.close()
+        hosts = os.path.join(self.tmp, "hosts")
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost redis.svc.aether.test redis.aether.test\n")
+        ns = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
+        probe = harness.run(ns + ["sh", "-c", 'mount --bind "$1" /etc/hosts && getent hosts redis.aether.test',
+                                  "sh", hosts])
+        self.assertEqual(probe[0], 0, "cannot give aethertop a hosts file of its own: %r" % (probe,))
+
+        def run_named(host):
+            args = ["list", "--json", "--timeout", "5", "--redis", "rediss://%s:%d/0" % (host, srv.port),
+                    "--redis-ca", self.certs["ca"]]
+            rc, out, err = harness.run(ns + ["sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec "$@"',
+                                             "sh", hosts, harness.AETHERTOP] + args,
+                                       env=self.ctx.env({"REDIS_URL": None}), binary=True)
+            xs.assert_clean(self, args, out, err)
+            return rc, out.decode(), err.decode()
+
+        rc, out, err = run_named("redis.svc.aether.test")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([i["affinity_key"] for i in json.loads(out)["data"]["items"]], ["key-wild"])
+        rc, out, err = run_named("redis.aether.test")
+        self.assertEqual(rc, 3, "a partial wildcard must not match: stdout %r stderr %r" % (out, err))
+        self.assertEqual(out, "")
+        self.assertIn("not accepted", err)
+        self.assertIn("mismatch", err)
+
     def test_insecure_connects_without_verification(self):
         url = "rediss://localhost:%d/0" % self.verified.port
         self.assertEqual(self.list_keys(["--redis", url, "--insecure"]), ["key-tls-1", "key-tls-2"])
