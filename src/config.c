@@ -1333,14 +1333,14 @@ static char *str_printf(const char *fmt, ...)
 static char *redis_display(const at_redis_target *t)
 {
     if (t->n_sentinels > 0) {
-        size_t cap = strlen(t->sentinel_service ? t->sentinel_service : "") + 16;
+        size_t cap = strlen(at_sentinel_service(t)) + 16;
         for (size_t i = 0; i < t->n_sentinels; i++)
             cap += strlen(t->sentinels[i].host) + 12;
         char *r = malloc(cap);
         if (!r)
             return NULL;
         size_t o = (size_t)snprintf(r, cap, "sentinel:%s@",
-                                    t->sentinel_service ? t->sentinel_service : "");
+                                    at_sentinel_service(t));
         for (size_t i = 0; i < t->n_sentinels; i++) {
             const char *h = t->sentinels[i].host;
             o += (size_t)snprintf(r + o, cap - o, strchr(h, ':') ? "%s[%s]:%d" : "%s%s:%d",
@@ -1397,7 +1397,7 @@ static int resolve_redis(at_config *cfg, const at_config_flags *flags, const loo
         if (at_sentinel_hosts_parse(v, t, err, errlen) < 0)
             return -1;
         const char *svc = lookup_set(L, "REDIS_SENTINEL_SERVICE_NAME");
-        t->sentinel_service = strdup(svc ? svc : "mymaster");
+        t->sentinel_service = strdup(svc ? svc : AT_SENTINEL_SERVICE_DEFAULT);
         const char *pw = lookup_set(L, "REDIS_PASSWORD");
         if (pw)
             t->password = strdup(pw);

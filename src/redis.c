@@ -653,7 +653,7 @@ static int sentinel_ask(const at_config *cfg, size_t i, char *host, size_t hostl
         snprintf(err, errlen, "%s", e);
         return -1;
     }
-    const char *svc = t->sentinel_service ? t->sentinel_service : "mymaster";
+    const char *svc = at_sentinel_service(t);
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", svc};
     redisReply *rep = at_redis_command(s, 3, argv, NULL);
     int rc = -1;
@@ -762,7 +762,7 @@ static at_redis *open_via_sentinels(const at_config *cfg, char *err, size_t errl
         return r;
     }
     snprintf(err, errlen, "Redis sentinel: no master for \"%.100s\": %s",
-             t->sentinel_service ? t->sentinel_service : "mymaster", notes[0] ? notes : last);
+             at_sentinel_service(t), notes[0] ? notes : last);
     return NULL;
 }
 

@@ -30,6 +30,14 @@ typedef struct {
     char *sentinel_service;
 } at_redis_target;
 
+/* The sentinels' name for the master: REDIS_SENTINEL_SERVICE_NAME, or the
+ * gateway's default "mymaster" when unset. */
+#define AT_SENTINEL_SERVICE_DEFAULT "mymaster"
+static inline const char *at_sentinel_service(const at_redis_target *t)
+{
+    return t->sentinel_service ? t->sentinel_service : AT_SENTINEL_SERVICE_DEFAULT;
+}
+
 /* One `.env` file, as python-dotenv reads it: KEY=value pairs in file
  * order, ${VAR} expanded; what python-dotenv skips is skipped with a
  * warning. */

@@ -32,6 +32,23 @@ void con_clear_ask(con_app *app, con_clear *c, const char *title)
     app->dirty = true;
 }
 
+void con_clear_ask_all(con_app *app)
+{
+    con_clear c;
+    con_clear_init(&c, AT_CLEAR_ALL);
+    snprintf(c.label, sizeof c.label, "%s", _("ALL cache affinities (every cache_affinity:* key)"));
+    con_clear_ask(app, &c, _("Clear ALL affinities"));
+}
+
+void con_clear_ask_all_mappings(con_app *app)
+{
+    con_clear c;
+    con_clear_init(&c, AT_CLEAR_MAPPINGS_ALL);
+    snprintf(c.label, sizeof c.label, "%s",
+             _("ALL model-mapping cache entries (every model:* and global_model:* key)"));
+    con_clear_ask(app, &c, _("Clear ALL mappings"));
+}
+
 void con_clear_confirmed(con_app *app)
 {
     con_job *j = con_job_new(CON_JOB_CLEAR);

@@ -65,13 +65,9 @@ static void clear_command(con_app *app, int n, char **w, const char *orig)
         snprintf(c.label, sizeof c.label, _("all affinities of API key %s"), w[2]);
         con_clear_ask(app, &c, _("Clear API key's affinities"));
     } else if (strcmp(what, "all") == 0 && n == 2) {
-        con_clear_init(&c, AT_CLEAR_ALL);
-        snprintf(c.label, sizeof c.label, _("ALL cache affinities (every cache_affinity:* key)"));
-        con_clear_ask(app, &c, _("Clear ALL affinities"));
+        con_clear_ask_all(app);
     } else if (strcmp(what, "mappings") == 0 && n == 2) {
-        con_clear_init(&c, AT_CLEAR_MAPPINGS_ALL);
-        snprintf(c.label, sizeof c.label, _("ALL model-mapping cache entries (model:* and global_model:*)"));
-        con_clear_ask(app, &c, _("Clear ALL mappings"));
+        con_clear_ask_all_mappings(app);
     } else if (strcmp(what, "mapping") == 0 && n == 3) {
         con_clear_init(&c, AT_CLEAR_MAPPING_NAME);
         con_clear_arg(&c, w[2]);

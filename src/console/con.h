@@ -169,6 +169,9 @@ void con_sort_menu_open(con_app *app);
 
 /* clearflow.c — ask (count, confirm), then execute on the worker. */
 void con_clear_ask(con_app *app, con_clear *c, const char *title);
+/* X / :clear all, and X in Mappings / :clear mappings: ask for everything */
+void con_clear_ask_all(con_app *app);
+void con_clear_ask_all_mappings(con_app *app);
 void con_clear_confirmed(con_app *app);
 bool con_clear_job_done(con_app *app, con_job *j);
 /* A finished clear's outcome in one line; true when it is an error. */

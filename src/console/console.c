@@ -213,13 +213,7 @@ static void global_request(con_app *app, con_request req)
     case REQ_SLOWER: con_set_interval(app, step_interval(app->interval, +1)); break;
     case REQ_FASTER: con_set_interval(app, step_interval(app->interval, -1)); break;
     case REQ_REDRAW: clearok(curscr, TRUE); break;
-    case REQ_CLEAR_ALL: {
-        con_clear c;
-        con_clear_init(&c, AT_CLEAR_ALL);
-        snprintf(c.label, sizeof c.label, "%s", _("ALL cache affinities (every cache_affinity:* key)"));
-        con_clear_ask(app, &c, _("Clear ALL affinities"));
-        break;
-    }
+    case REQ_CLEAR_ALL: con_clear_ask_all(app); break;
     case REQ_CLEAR_ONE: case REQ_CLEAR_USER: case REQ_CLEAR_KEY: case REQ_CLEAR_PROVIDER: case REQ_COPY:
     case REQ_EXPORT:
         con_message(app, true, "%s", _("Not available in this view (go to 1 Affinities)."));

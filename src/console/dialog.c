@@ -69,6 +69,9 @@ static void draw_confirm(con_app *app)
     } else if (!d->count_ok) {
         snprintf(head, sizeof head, _("Cannot count the keys: %s"), d->count_err);
         be[nb] = TH_DIALOG_DANGER;
+    } else if (d->count == 0) {
+        snprintf(head, sizeof head, _("No key to delete in Redis %s:"), app->st.redis_target);
+        be[nb] = TH_DIALOG;
     } else {
         char c[32];
         con_fmt_int(d->count, c, sizeof c);
@@ -86,7 +89,8 @@ static void draw_confirm(con_app *app)
         be[nb] = TH_DIALOG_DANGER;
         snprintf(body[nb++], 512, _("Second confirmation: type  all  and press Enter."));
     } else if (d->count_ok && !d->count_job && d->count == 0) {
-        be[nb] = TH_DIALOG; snprintf(body[nb++], 512, _("Nothing matches right now."));
+        be[nb] = TH_DIALOG;
+        snprintf(body[nb++], 512, "%s", _("Nothing matches right now: there is nothing to delete."));
     }
 
     int h = nb + 6;
@@ -109,6 +113,10 @@ static void draw_confirm(con_app *app)
     int bx = x + 2;
     bx += con_text(by, bx, inner, "[ No ]", TH_DIALOG_FOCUS);
     bx += 3;
+    if (d->count_ok && !d->count_job && d->count == 0) {
+        con_text(by, x + 2, inner, _("Enter/Esc: Close"), TH_DIALOG_FOCUS);
+        return;
+    }
     const char *yes = d->count_job ? _("y: Yes (after counting)") : d->count_ok ? _("y: Yes, delete") : "";
     bx += con_text(by, bx, inner - (bx - x - 2), yes, TH_DIALOG);
     con_text(by, bx + 3, inner - (bx + 3 - x - 2), _("Enter/n/Esc: No"), TH_DIALOG);
@@ -193,6 +201,9 @@ void con_dialog_key(con_app *app, bool code, int key)
             con_message(app, false, _("Still counting the keys; press y again when the count is shown."));
         } else if (!d->count_ok) {
             con_message(app, true, _("Cannot confirm: the keys could not be counted."));
+        } else if (d->count == 0) {
+            con_dialog_close(app);
+            con_message(app, false, "%s", _("Nothing matches: nothing was deleted."));
         } else if (d->clear.kind == AT_CLEAR_ALL || d->clear.kind == AT_CLEAR_MAPPINGS_ALL) {
             d->kind = DLG_TYPE_ALL;
             memset(&d->input, 0, sizeof d->input);

@@ -103,6 +103,8 @@ static void grp_draw(con_app *app, con_view *v, int y, int h)
         x += con_put(ry, x, 7, pct, e, true);
         con_bar(app, ry, x + 1, wsh - 8, share, sel ? e : TH_BAR);
     }
+    if (l->n == 0)
+        con_text(hy + 2, 2, cols - 4, _("No live cache affinities in Redis: nothing to group."), TH_POSITION);
     char pos[256], a[32], b[32];
     con_fmt_int((long long)l->n, a, sizeof a);
     con_fmt_int(total, b, sizeof b);

@@ -249,13 +249,7 @@ static bool map_handle(con_app *app, con_view *v, con_request req)
         con_message(app, false, _("Refreshing..."));
         break;
     case REQ_CLEAR_ONE: ask_clear_entry(app, st); break;
-    case REQ_CLEAR_ALL: {
-        con_clear c;
-        con_clear_init(&c, AT_CLEAR_MAPPINGS_ALL);
-        snprintf(c.label, sizeof c.label, _("ALL model-mapping cache entries (every model:* and global_model:* key)"));
-        con_clear_ask(app, &c, _("Clear ALL mappings"));
-        break;
-    }
+    case REQ_CLEAR_ALL: con_clear_ask_all_mappings(app); break;
     case REQ_CLEAR_USER: case REQ_CLEAR_KEY: case REQ_CLEAR_PROVIDER:
         con_message(app, true, _("Not in the Mappings view: use d (this entry) or X (all mappings)."));
         break;

@@ -210,6 +210,28 @@ class ClearTest(tcs.ConsoleTest):
         self.assert_gone_exactly([k for k in self.before if k.startswith(CACHE)])
         c.wait("rows 0–0 of 0")
         self.assertIn("No live cache affinities in Redis.", c.screen())
+        # nothing left: the dialog says so and offers no Yes; y sends nothing
+        audit = len(self.audit_lines(c))
+        after = self.dump()
+        for ask in ("X", ":clear all"):
+            if ask == "X":
+                c.keys("X")
+            else:
+                c.keys(":")
+                c.wait(re.compile(r"(?m)^:"))
+                c.type("clear all")
+                c.keys("Enter")
+            s = c.wait("Nothing matches right now: there is nothing to delete.")
+            self.assertIn("No key to delete in Redis", s)
+            self.assertIn("Enter/Esc: Close", s)
+            self.assertNotIn("Yes", self.dialog(s))
+            c.keys("y")
+            c.wait("Nothing matches: nothing was deleted.")
+            self.assertNotIn("Second confirmation", c.screen())
+        self.assertEqual(self.dump(), after)
+        self.assertEqual(len(self.audit_lines(c)), audit, "nothing was sent, nothing to audit")
+        c.keys("2")                                    # Groups: says why it is empty
+        c.wait("No live cache affinities in Redis: nothing to group.")
         c.quit(self)
 
     def test_clear_provider_by_command(self):
