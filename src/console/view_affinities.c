@@ -245,6 +245,7 @@ static void sync(con_app *app, aff_state *st)
         st->has_kw = true;
     }
     size_t offset = st->cur >= st->top ? st->cur - st->top : 0;
+    bool at_top = st->cur == 0;
     bool presorted = app->snap->order_sort.col == st->sort.col &&
                      app->snap->order_sort.descending == st->sort.descending;
     at_filter f = {
@@ -270,9 +271,13 @@ static void sync(con_app *app, aff_state *st)
         double e = s->rows[st->sel.idx[i]].expire_at;
         if (!isnan(e) && e < st->next_expiry) st->next_expiry = e;
     }
-    /* the same affinity stays selected, on the same screen line */
+    /* the same affinity stays selected, on the same screen line; but a
+       selection on the first row stays there (like the top of htop's
+       list): with the default sort by time left, every reused affinity
+       moves to the top, and following the first row would scroll the top
+       of the table away while nobody touches a key */
     bool found = false;
-    if (st->cur_key) {
+    if (st->cur_key && !at_top) {
         for (size_t i = 0; i < st->sel.n; i++) {
             if (strcmp(s->rows[st->sel.idx[i]].redis_key, st->cur_key) == 0) {
                 st->cur = i;

@@ -841,6 +841,24 @@ class LiveTest(ConsoleTest):
         c.quit(self)
 
 
+    def test_the_first_row_stays_the_first(self):
+        """A selection on the first row is the top of the table, not an
+        affinity to follow: rows that now sort above it show up above, and
+        the first row (the new one) is the one selected."""
+        c = self.start("--delay", "1")
+        c.wait("rows 1–%d of %d" % (LIVE_ROWS, LIVE_ROWS))
+        for n in range(4, 7):
+            newest = self.put_affinity(n, LONG_TTL + 9000 + n)
+        c.wait("rows 1–%d of %d" % (LIVE_ROWS + 3, LIVE_ROWS + 3))
+        time.sleep(1.5)                                 # another refresh: still at the top
+        self.assertTrue(c.position().strip().startswith("rows 1–%d of %d" % (LIVE_ROWS + 3, LIVE_ROWS + 3)),
+                        c.position())
+        c.keys("Enter")
+        s = c.wait("Affinity detail")
+        self.assertEqual(re.search(r"redis_key +(\S+)", s).group(1), newest)
+        c.quit(self)
+
+
 class PagingTest(harness.IntegrationTest):
     """Enough rows for pages: the simulator's data."""
 
