@@ -22,6 +22,7 @@ import os
 import pty
 import re
 import subprocess
+import tempfile
 import time
 
 import fixture
@@ -334,6 +335,48 @@ class CliInsight(harness.IntegrationTest):
         # and --version says where the catalogues are (the build tree here)
         _, out, _ = self.run_at(["--version"])
         self.assertRegex(out, r"(?m)^translations: .*locale")
+
+    def test_catalogues_cover_every_message(self):
+        """po/POTFILES.in names every source that marks messages,
+        po/aethertop.pot holds exactly their messages (`make pot` was run),
+        and each catalogue of po/LINGUAS translates every one of them: none
+        missing, none fuzzy. A message added without its translation would
+        otherwise quietly show in English on a Chinese screen."""
+        harness.need_tools("xgettext", "msgcmp", "msgmerge", "msgfmt")
+        src = harness.SOURCE_DIR
+        po = os.path.join(src, "po")
+        with open(os.path.join(po, "POTFILES.in"), encoding="utf-8") as f:
+            listed = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+        marking = set()
+        for d in ("src", os.path.join("src", "console")):
+            for name in os.listdir(os.path.join(src, d)):
+                if name.endswith(".c"):
+                    with open(os.path.join(src, d, name), encoding="utf-8") as f:
+                        if re.search(r"\b(N?_|ngettext)\(\"", f.read()):
+                            marking.add(os.path.join(d, name))
+        self.assertEqual(sorted(marking - listed), [], "sources with messages missing from po/POTFILES.in")
+        with tempfile.TemporaryDirectory(prefix="at-pot-") as tmp:
+            fresh = os.path.join(tmp, "fresh.pot")
+            rc, _, err = harness.run(["xgettext", "--from-code=UTF-8", "--language=C", "--keyword=_", "--keyword=N_",
+                                      "--add-comments=TRANSLATORS", "--files-from=po/POTFILES.in", "-o", fresh],
+                                     cwd=src)
+            self.assertEqual(rc, 0, err)
+            pot = os.path.join(po, "aethertop.pot")
+            for a, b in ((pot, fresh), (fresh, pot)):
+                rc, _, err = harness.run(["msgcmp", "--use-untranslated", a, b])
+                self.assertEqual(rc, 0, "po/aethertop.pot is not the sources' messages (run `make pot`):\n%s"
+                                 % err[-3000:])
+            with open(os.path.join(po, "LINGUAS"), encoding="utf-8") as f:
+                langs = [w for l in f if not l.startswith("#") for w in l.split()]
+            self.assertTrue(langs)
+            for lang in langs:
+                merged = os.path.join(tmp, lang + ".po")
+                rc, _, err = harness.run(["msgmerge", "--quiet", "-o", merged, os.path.join(po, lang + ".po"), fresh])
+                self.assertEqual(rc, 0, err)
+                rc, _, err = harness.run(["msgfmt", "--check", "--statistics", "-o", os.devnull, merged])
+                self.assertEqual(rc, 0, err)
+                self.assertNotIn("fuzzy", err, "po/%s.po: %s" % (lang, err.strip()))
+                self.assertNotIn("untranslated", err, "po/%s.po: %s" % (lang, err.strip()))
 
 
 if __name__ == "__main__":
