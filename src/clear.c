@@ -122,14 +122,10 @@ typedef struct {
     bool failed;
 } batch_ctx;
 
-static bool is_key_id(batch_ctx *c, const char *akey)
-{
-    return akey && at_strmap_get(&c->key_ids, akey) >= 0;
-}
-
 /* Is the key name's API key part (cache_affinity:{here}:...) one of the
- * targets? For the records that cannot be read: they are skipped, and
- * counted when they carry a target's name. */
+ * targets? The gateway's list_affinities takes a record's affinity_key from
+ * there (parts[1]) whatever its value says, and the reference's clear-user
+ * picks by that: a value claiming another API key changes nothing. */
 static bool key_names_target(batch_ctx *c, const char *key, size_t klen)
 {
     size_t pl = strlen(AT_AFFINITY_PREFIX);
@@ -222,12 +218,14 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         if (!pick || !plen) abort();
         size_t np = 0;
         for (size_t i = 0; i < n; i++) {
+            if (!key_names_target(c, keys[i], klens[i])) continue;
+            /* a target's record that cannot be read is skipped, and counted */
             at_affinity row;
             at_record_status st = at_affinity_parse(&in, keys[i], klens[i], vals[i], vlens[i], &row);
-            if (st == AT_REC_OK && is_key_id(c, row.affinity_key)) {
+            if (st == AT_REC_OK) {
                 pick[np] = keys[i];
                 plen[np++] = klens[i];
-            } else if (st != AT_REC_OK && st != AT_REC_GONE && key_names_target(c, keys[i], klens[i])) {
+            } else if (st != AT_REC_GONE) {
                 c->unreadable++;
             }
         }

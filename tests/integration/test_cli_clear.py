@@ -251,6 +251,28 @@ class ClearCommands(harness.IntegrationTest):
         self.assertIn("2", out)
         self.assert_gone_exactly(self.keys_of(lambda a: a["affinity_key"] == K_ZHANG))
 
+    def test_clear_user_picks_keys_by_name_not_by_a_value_field(self):
+        """The gateway's list_affinities sets affinity_key from the key name
+        (parts[1]), over any "affinity_key" a value carries; the reference's
+        clear-user picks by that. A value claiming another API key must not
+        take a key named after someone else with it, nor keep its own."""
+        a1 = next(a for a in fixture.AFFINITIES if a[0] == "A1")
+        foreign = "cache_affinity:%s:CLAUDE:claims-main" % K_CAROL
+        own = "cache_affinity:%s:CLAUDE:claims-carol" % K_MAIN
+        self.ctx.r.execute("SETEX", foreign, 600, json.dumps(dict(self.fx.affinity_value(a1), affinity_key=K_MAIN)))
+        self.ctx.r.execute("SETEX", own, 600, json.dumps(dict(self.fx.affinity_value(a1), affinity_key=K_CAROL)))
+        self.before = self.dump()
+        targets = self.keys_of(lambda a: a["affinity_key"] == K_MAIN) + [own]
+        rc, out, err, n = self.run_tty(["clear", "user", K_MAIN, "--json"], "yes")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(n, len(targets), "the prompt's count follows the same rule")
+        self.assertEqual(json.loads(out)["count"], len(targets))
+        self.assert_gone_exactly(targets, "(a value naming another API key)")
+        self.before = self.dump()
+        doc, _ = self.clear_json(["user", K_CAROL])
+        self.assertEqual(doc["count"], 1)
+        self.assert_gone_exactly([foreign], "(carol's key, whatever its value says)")
+
     def test_clear_user_without_affinities(self):
         doc, _ = self.clear_json(["user", "carol"])
         self.assertEqual(doc["status"], "ok")
