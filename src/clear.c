@@ -9,7 +9,9 @@
 #include "aethertop/affinity.h"
 #include "aethertop/arena.h"
 #include "aethertop/audit.h"
+#include "aethertop/json.h"
 #include "aethertop/redis.h"
+#include "aethertop/text.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -135,6 +137,17 @@ static bool key_names_target(batch_ctx *c, const char *key, size_t klen)
     return at_strmap_find(&c->key_ids, part, end ? (size_t)(end - part) : klen - pl, &v) != NULL;
 }
 
+/* Would the gateway's json.loads read this value as an object? Redis's Lua
+ * cjson is laxer (bytes that are not UTF-8, raw control characters in
+ * strings, hex numbers), so the compare-and-delete script alone would
+ * delete records that the reference cannot read and SPEC 5 has skipped. */
+static bool gateway_reads_object(const char *v, size_t n)
+{
+    size_t i = 0;
+    while (i < n && at_json_ws(v[i])) i++;
+    return i < n && v[i] == '{' && at_utf8_valid(v, n) && at_json_valid(v, n);
+}
+
 /* Send head[0..nhead) + keys + tail[0..ntail) as one command and return its
  * integer reply, or -1 (c->failed set) when there is none. */
 static long long keys_command(batch_ctx *c, const char *const *head, size_t nhead, size_t n,
@@ -190,15 +203,20 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         return c->execute ? unlink_batch(c, n, keys, klens) : 0;
     case AT_CLEAR_PROVIDER:
         /* candidates: values that contain the id as it would be written
-         * (every value when the id has characters JSON may escape); the
-         * server script decides, at delete time, which really match */
+         * (every value when the id has characters JSON may escape) and that
+         * the gateway can read; the server script decides, at delete time,
+         * which really match */
         for (size_t i = 0; i < n; i++) {
-            if (!vals[i] || (c->verbatim && !memmem(vals[i], vlens[i], c->req->args[0], c->id_len) &&
-                             !memchr(vals[i], '\\', vlens[i])))
-                continue;
+            if (!vals[i]) continue;
+            bool mentions = memmem(vals[i], vlens[i], c->req->args[0], c->id_len) != NULL;
+            if (c->verbatim && !mentions && !memchr(vals[i], '\\', vlens[i])) continue;
             size_t known = c->cand_keys.map.n;
             const char *key = at_intern(&c->cand_keys, keys[i], klens[i]);
             if (c->cand_keys.map.n == known) continue; /* seen already */
+            if (!gateway_reads_object(vals[i], vlens[i])) {
+                if (mentions) c->unreadable++;
+                continue;
+            }
             if (c->n_cand == c->cap_cand) {
                 c->cap_cand = c->cap_cand ? c->cap_cand * 2 : 1024;
                 c->cand = realloc(c->cand, c->cap_cand * sizeof *c->cand);

@@ -843,6 +843,11 @@ static int clear_provider(cli_ctx *c, const char *provider_id)
         cJSON_AddStringToObject(doc, "provider_id", provider_id);
         cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
         emit(c, doc, human);
+        if (res.unreadable > 0)
+            errorf(ngettext("%lld unreadable record that mentions this provider was skipped and left in place",
+                            "%lld unreadable records that mention this provider were skipped and left in place",
+                            (unsigned long)res.unreadable),
+                   res.unreadable);
     }
     at_clear_result_free(&res);
     return rc;

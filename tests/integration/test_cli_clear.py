@@ -377,6 +377,32 @@ class ClearCommands(harness.IntegrationTest):
         self.assertEqual(doc["count"], len(targets))
         self.assert_gone_exactly(targets)
 
+    def test_clear_provider_skips_values_python_cannot_read(self):
+        """Values the gateway's json.loads cannot read (bytes that are not
+        UTF-8, a raw control character in a string, a hex number, a JSON
+        string rather than an object) break the reference's clear-provider;
+        Redis's Lua cjson reads the first three all the same. aethertop
+        leaves them in place and counts them (SPEC 5 deliberate difference),
+        in the prompt's count as in the delete."""
+        p = P_ANT.encode()
+        odd = {
+            "cache_affinity:%s:CLAUDE:p-bad-utf8" % K_MAIN: b'{"provider_id": "%s", "x": "\xff"}' % p,
+            "cache_affinity:%s:CLAUDE:p-raw-newline" % K_MAIN: b'{"provider_id": "%s", "x": "a\nb"}' % p,
+            "cache_affinity:%s:CLAUDE:p-hex" % K_MAIN: b'{"provider_id": "%s", "request_count": 0x10}' % p,
+            "cache_affinity:%s:CLAUDE:p-string" % K_MAIN: b'"%s"' % p,
+        }
+        for key, value in odd.items():
+            with self.assertRaises((ValueError, AttributeError), msg=key):
+                json.loads(value).get("provider_id")
+            self.ctx.r.execute("SETEX", key, 600, value)
+        self.before = self.dump()
+        targets = self.provider_targets(P_ANT)
+        rc, out, err, n = self.run_tty(["clear", "provider", P_ANT, "--json"], "yes")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual((n, json.loads(out)["count"]), (len(targets), len(targets)))
+        self.assert_gone_exactly(targets, "(values Python cannot read)")
+        self.assertIn("4 unreadable records that mention this provider were skipped and left in place", err)
+
     def test_clear_provider_without_row_and_unknown(self):
         doc, _ = self.clear_json(["provider", P_GHOST])
         self.assertEqual(doc["count"], 1)
