@@ -357,10 +357,23 @@ static void pair_keys(const at_clear_request *req, char *k[2])
 static long long clear_one_script(at_redis *r, const at_clear_request *req, bool execute)
 {
     char *key = affinity_key_name(req);
-    const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1], execute ? "1" : "0"};
-    redisReply *rep = at_redis_command(r, 6, argv, NULL);
+    /* The reference reads the value with json.loads first: one it cannot
+     * read is no affinity, though the script's cjson may find the endpoint
+     * in it. A key of another type is the script's -2 too. */
+    const char *get[] = {"GET", key};
+    redisReply *rep = at_redis_command(r, 2, get, NULL);
+    long long v = NO_REPLY;
+    if (rep && rep->type == REDIS_REPLY_NIL) {
+        v = -1;
+    } else if (rep && rep->type == REDIS_REPLY_STRING && gateway_reads_object(rep->str, rep->len)) {
+        freeReplyObject(rep);
+        const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1], execute ? "1" : "0"};
+        rep = at_redis_command(r, 6, argv, NULL);
+        if (rep && rep->type == REDIS_REPLY_INTEGER) v = rep->integer;
+    } else if (rep && (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "WRONGTYPE", 9) == 0)) {
+        v = -2;
+    }
     free(key);
-    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : NO_REPLY;
     if (rep) freeReplyObject(rep);
     return v;
 }

@@ -341,6 +341,21 @@ class ClearCommands(harness.IntegrationTest):
         self.assertEqual(doc["count"], 1)
         self.assert_gone_exactly([key])
 
+    def test_clear_affinity_value_python_cannot_read(self):
+        """The reference's get_affinity reads the value with json.loads; one it
+        cannot read is no affinity (404, kept), even when Redis's Lua cjson
+        finds the endpoint in it (bytes that are not UTF-8, a hex number)."""
+        e = E_ANT_CLAUDE.encode()
+        odd = {"u8": b'{"endpoint_id": "%s", "x": "\xff"}' % e,
+               "hex": b'{"endpoint_id": "%s", "request_count": 0x10}' % e}
+        for model, value in odd.items():
+            self.ctx.r.execute("SETEX", "cache_affinity:%s:CLAUDE:%s" % (K_MAIN, model), 600, value)
+        self.before = self.dump()
+        for model in odd:
+            doc, err = self.clear_json(["affinity", K_MAIN, E_ANT_CLAUDE, model, "CLAUDE"], expect_rc=1)
+            self.assertEqual(doc, {"detail": CLEAR_ONE_404}, model)
+            self.assert_nothing_deleted(model)
+
     # ------------------------------------------------------------- clear all
 
     def test_clear_all(self):
