@@ -21,7 +21,9 @@
 
 /* Each key of the batch whose JSON value has provider_id == ARGV[1] at this
  * moment: deleted when ARGV[2] is "1", only counted otherwise (so the number
- * the confirmation shows is decided by the very same rule). When ARGV[3] is
+ * the confirmation shows is decided by the very same rule). A delete the
+ * server refuses (ACL, replica) ends the run with {deleted so far, error}
+ * rather than an error reply, so the count stays exact. When ARGV[3] is
  * "1" the id holds only characters a JSON writer need not escape, so a value
  * that holds neither the id verbatim nor any escape cannot match and is not
  * decoded at all. A key that is no longer a string is left alone (pcall: a
@@ -34,7 +36,11 @@ static const char LUA_CLEAR_PROVIDER[] =
     "  if type(v) == 'string' and (not fast or string.find(v, id, 1, true) or string.find(v, '\\\\', 1, true)) then\n"
     "    local ok, t = pcall(cjson.decode, v)\n"
     "    if ok and type(t) == 'table' and t['provider_id'] == id then\n"
-    "      if ARGV[2] == '1' then n = n + redis.call('UNLINK', k) else n = n + 1 end\n"
+    "      if ARGV[2] ~= '1' then n = n + 1 else\n"
+    "        local r = redis.pcall('UNLINK', k)\n"
+    "        if type(r) ~= 'number' then return {n, r['err'] or 'UNLINK failed'} end\n"
+    "        n = n + r\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -113,6 +119,7 @@ typedef struct {
     bool execute;              /* false: only count */
     long long matched, deleted, examined, unreadable;
     long long uncertain;       /* keys of the last command whose reply was lost */
+    char refused[256];         /* the error a script run stopped at */
     bool stopped;              /* at_clear_interrupt() between batches */
     at_strmap key_ids;         /* AT_CLEAR_API_KEYS */
     at_arena *cand_arena;      /* AT_CLEAR_PROVIDER: keys whose value may match, */
@@ -149,10 +156,12 @@ static bool gateway_reads_object(const char *v, size_t n)
 }
 
 /* Send head[0..nhead) + keys + tail[0..ntail) as one command and return its
- * integer reply, or -1 (c->failed set) when there is none. */
+ * integer reply, or -1 (c->failed set) when there is none. A provider script
+ * that stopped at a refused delete replies {deleted before, error}: *done
+ * gets that count. */
 static long long keys_command(batch_ctx *c, const char *const *head, size_t nhead, size_t n,
                               const char *const *keys, const size_t *lens, const char *const *tail,
-                              size_t ntail)
+                              size_t ntail, long long *done)
 {
     size_t argc = nhead + n + ntail;
     const char **argv = malloc(argc * sizeof *argv);
@@ -166,12 +175,18 @@ static long long keys_command(batch_ctx *c, const char *const *head, size_t nhea
     free(argv);
     free(argl);
     long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_STRING) {
+        *done = rep->element[0]->integer;
+        snprintf(c->refused, sizeof c->refused, "%s", rep->element[1]->str);
+    }
     /* no reply (timeout, connection lost): Redis may have run it all the
-     * same. An error reply from UNLINK did nothing; one from a script may
-     * come after some of its deletes. */
+     * same. Any reply tells what was done: an error to UNLINK or to a
+     * script refused before it ran did nothing, and a script that met a
+     * refused delete says how many it made before. */
     if (v < 0) {
         c->failed = true;
-        if (!rep || nhead > 1) c->uncertain = (long long)n;
+        if (!rep) c->uncertain = (long long)n;
     }
     if (rep) freeReplyObject(rep);
     return v;
@@ -181,7 +196,8 @@ static int unlink_batch(batch_ctx *c, size_t n, const char *const *keys, const s
 {
     if (!n) return 0;
     const char *head[] = {"UNLINK"};
-    long long v = keys_command(c, head, 1, n, keys, lens, NULL, 0);
+    long long done = 0;
+    long long v = keys_command(c, head, 1, n, keys, lens, NULL, 0, &done);
     if (v < 0) return 1;
     c->deleted += v;
     return 0;
@@ -268,8 +284,12 @@ static int provider_script_batch(batch_ctx *c, size_t n, const char *const *keys
     snprintf(nkeys, sizeof nkeys, "%zu", n);
     const char *head[] = {"EVAL", LUA_CLEAR_PROVIDER, nkeys};
     const char *tail[] = {c->req->args[0], c->execute ? "1" : "0", c->verbatim ? "1" : "0"};
-    long long v = keys_command(c, head, 3, n, keys, klens, tail, 3);
-    if (v < 0) return 1;
+    long long done = 0;
+    long long v = keys_command(c, head, 3, n, keys, klens, tail, 3, &done);
+    if (v < 0) {
+        c->deleted += done;
+        return 1;
+    }
     c->matched += v;
     if (c->execute) c->deleted += v;
     return 0;
@@ -508,7 +528,7 @@ static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)
             else
                 snprintf(res->error, sizeof res->error,
                          "stopped part-way: %lld keys deleted, the rest not (Redis %s: %s); run it again to finish",
-                         c.deleted, at_redis_describe(r), at_redis_error(r));
+                         c.deleted, at_redis_describe(r), *c.refused ? c.refused : at_redis_error(r));
         } else if (c.stopped) {
             res->outcome = AT_CLEAR_INTERRUPTED;
             snprintf(res->error, sizeof res->error,
