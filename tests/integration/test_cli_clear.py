@@ -602,6 +602,28 @@ class ClearCommands(harness.IntegrationTest):
         self.assertEqual(raw[0]["id"], raw[1]["id"])
         self.assertEqual((raw[0]["count"], raw[1]["count"]), (0, 3))
 
+    def test_audit_line_reaches_the_log_in_one_write(self):
+        """Clears run by two people at once append to one log. O_APPEND keeps
+        one write() whole, but stdio splits a line longer than its buffer
+        (a long name, a user with many API keys) into several, between which
+        another process's line can land: each line must be one write."""
+        strace = shutil.which("strace")
+        if not strace:
+            self.skipTest("strace is not installed")
+        name = "m" * 20000
+        trace = os.path.join(self.tmp, "trace")
+        argv = [strace, "-f", "-qq", "-P", self.audit_path, "-e", "trace=write", "-o", trace,
+                harness.AETHERTOP, "clear", "mapping", name, "--yes", "--json"]
+        # LeakSanitizer cannot run under ptrace
+        proc = subprocess.run(argv, env=self.ctx.env(self.env({"ASAN_OPTIONS": "detect_leaks=0"})),
+                              capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(trace) as f:
+            writes = [line for line in f if "write(" in line]
+        self.assertEqual(len(self.audit_lines()), 1)
+        self.assertEqual(len(writes), 2, "one write per line (started, done): %s"
+                         % [w[:80] for w in writes])
+
     def test_audit_log_to_dev_null(self):
         """A special file takes the lines (fsync has nothing to sync there)."""
         rc, out, err = self.run_at(["clear", "user", K_MAIN, "--yes", "--audit-log", "/dev/null"])
