@@ -796,7 +796,14 @@ static int clear_affinity(cli_ctx *c, char **args)
             if (k.id) at_api_key_info_free(&k);
             at_pg_close(pg);
         }
-        if (!name[0]) snprintf(name, sizeof name, "%.8s", args[0]);
+        if (!name[0]) { /* the reference's affinity_key[:8]: 8 code points */
+            size_t len = strlen(args[0]), b = 0;
+            for (int i = 0; i < 8 && b < len; i++) {
+                uint32_t cp;
+                b += at_utf8_decode(args[0] + b, len - b, &cp);
+            }
+            snprintf(name, sizeof name, "%.*s", (int)b, args[0]);
+        }
         snprintf(msg, sizeof msg, "已清除缓存亲和性: %s", name);
         snprintf(human, sizeof human, _("Cleared 1 affinity: %s %s %s (endpoint %s)."), args[0], args[3], args[2], args[1]);
         cJSON *doc = ok_doc(msg);

@@ -315,6 +315,18 @@ class ClearCommands(harness.IntegrationTest):
         self.assertEqual(doc["message"], "已清除缓存亲和性: " + K_GHOST[:8])
         self.assert_gone_exactly([target])
 
+    def test_clear_affinity_without_api_key_row_cuts_at_8_characters(self):
+        """The reference names it by affinity_key[:8]: eight characters (code
+        points), not eight bytes, which would cut a character in two."""
+        a1 = next(a for a in fixture.AFFINITIES if a[0] == "A1")
+        akey = "钥匙-ключ-κλειδί"
+        key = "cache_affinity:%s:CLAUDE:%s" % (akey, G_SONNET)
+        self.ctx.r.execute("SETEX", key, 600, json.dumps(self.fx.affinity_value(a1)))
+        self.before = self.dump()
+        doc, _ = self.clear_json(["affinity", akey, E_ANT_CLAUDE, G_SONNET, "CLAUDE"])
+        self.assertEqual(doc["message"], "已清除缓存亲和性: " + akey[:8])
+        self.assert_gone_exactly([key])
+
     def test_clear_affinity_wrong_endpoint(self):
         doc, err = self.clear_json(["affinity", K_MAIN, E_OAI_OPENAI, G_SONNET, "CLAUDE"], expect_rc=1)
         self.assertEqual(doc, {"detail": CLEAR_ONE_404})
