@@ -720,10 +720,13 @@ static int clear_user(cli_ctx *c, const char *ident)
         int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
         if (found < 0) { errorf(_("cannot resolve the user: %s"), err); return AT_EXIT_UNAVAILABLE; }
         if (!found) {
-            char detail[1200], en[1200];
-            snprintf(detail, sizeof detail, "无法识别的标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident);
+            /* the reference's detail carries the identifier whole, at any length */
+            char *detail = NULL, en[1200];
+            if (asprintf(&detail, "无法识别的标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident) < 0) abort();
             snprintf(en, sizeof en, _("no user, email, user id or API key id matches \"%s\""), ident);
-            return not_found(c, detail, en);
+            rc = not_found(c, detail, en);
+            free(detail);
+            return rc;
         }
         req.args = (const char *const *)u.key_ids;
         req.n_args = u.n_key_ids;

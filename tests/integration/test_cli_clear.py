@@ -251,6 +251,12 @@ class ClearCommands(harness.IntegrationTest):
         self.assertIn("2", out)
         self.assert_gone_exactly(self.keys_of(lambda a: a["affinity_key"] == K_ZHANG))
 
+    def test_clear_user_unknown_long_identifier_whole_in_the_404(self):
+        ident = "nobody-" + "x" * 3000
+        doc, err = self.clear_json(["user", ident], expect_rc=1)
+        self.assertEqual(doc, {"detail": CLEAR_USER_404 % ident})
+        self.assert_nothing_deleted()
+
     def test_clear_user_picks_keys_by_name_not_by_a_value_field(self):
         """The gateway's list_affinities sets affinity_key from the key name
         (parts[1]), over any "affinity_key" a value carries; the reference's
