@@ -880,27 +880,33 @@ static int clear_mappings(cli_ctx *c, int kind, char **args)
     at_clear_result res;
     rc = run_clear(c, &req, N_("mapping cache keys"), &res);
     if (rc == 0) {
-        char msg[1024], human[1024];
+        /* names come from clients of the gateway, at any length: the
+         * reference's message carries them whole */
+        char *msg = NULL, *human = NULL;
         cJSON *doc;
+        int n;
         if (kind == AT_CLEAR_MAPPINGS_ALL) {
             doc = ok_doc("已清除所有模型映射缓存");
             cJSON_AddNumberToObject(doc, "deleted_count", (double)res.deleted);
-            snprintf(human, sizeof human, _("Cleared the model mapping cache: %lld keys."), res.deleted);
+            n = asprintf(&human, _("Cleared the model mapping cache: %lld keys."), res.deleted);
         } else if (kind == AT_CLEAR_MAPPING_NAME) {
-            snprintf(msg, sizeof msg, "已清除模型 %s 的映射缓存", a[0]);
+            if (asprintf(&msg, "已清除模型 %s 的映射缓存", a[0]) < 0) abort();
             doc = ok_doc(msg);
             cJSON_AddStringToObject(doc, "model_name", a[0]);
             cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
-            snprintf(human, sizeof human, _("Cleared %lld mapping cache keys of model name %s."), res.deleted, a[0]);
+            n = asprintf(&human, _("Cleared %lld mapping cache keys of model name %s."), res.deleted, a[0]);
         } else {
             doc = ok_doc("已清除 Provider 模型映射缓存");
             cJSON_AddStringToObject(doc, "provider_id", a[0]);
             cJSON_AddStringToObject(doc, "global_model_id", a[1]);
             cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
-            snprintf(human, sizeof human, _("Cleared %lld mapping cache keys of provider %s / global model %s."),
-                     res.deleted, a[0], a[1]);
+            n = asprintf(&human, _("Cleared %lld mapping cache keys of provider %s / global model %s."),
+                         res.deleted, a[0], a[1]);
         }
+        if (n < 0) abort();
         emit(c, doc, human);
+        free(msg);
+        free(human);
         if (!c->o->json)
             for (size_t i = 0; i < res.n_deleted_keys; i++) {
                 char *safe = at_text_sanitize(res.deleted_keys[i]);

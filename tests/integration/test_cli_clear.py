@@ -530,6 +530,8 @@ class ClearCommands(harness.IntegrationTest):
         self.before = self.dump()
         doc, _ = self.clear_json(["mapping", name])
         self.assertEqual(doc["deleted_keys"], [whole])
+        self.assertEqual(doc["message"], "已清除模型 %s 的映射缓存" % name)
+        self.assertEqual(doc["model_name"], name)
         self.assert_gone_exactly([whole])
 
     def test_clear_provider_mapping(self):
