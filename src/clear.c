@@ -372,10 +372,12 @@ static void pair_keys(const at_clear_request *req, char *k[2])
 }
 
 /* LUA_CLEAR_ONE on the request's key: its integer reply, or INT64_MIN with
- * no usable reply (reason in at_redis_error). */
+ * no usable reply (reason in at_redis_error); *sent: the script went out
+ * (before it, a failed read deleted nothing). */
 #define NO_REPLY (-0x7fffffffffffffffLL - 1)
-static long long clear_one_script(at_redis *r, const at_clear_request *req, bool execute)
+static long long clear_one_script(at_redis *r, const at_clear_request *req, bool execute, bool *sent)
 {
+    *sent = false;
     char *key = affinity_key_name(req);
     /* The reference reads the value with json.loads first: one it cannot
      * read is no affinity, though the script's cjson may find the endpoint
@@ -387,6 +389,7 @@ static long long clear_one_script(at_redis *r, const at_clear_request *req, bool
         v = -1;
     } else if (rep && rep->type == REDIS_REPLY_STRING && gateway_reads_object(rep->str, rep->len)) {
         freeReplyObject(rep);
+        *sent = true;
         const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1], execute ? "1" : "0"};
         rep = at_redis_command(r, 6, argv, NULL);
         if (rep && rep->type == REDIS_REPLY_INTEGER) v = rep->integer;
@@ -404,7 +407,8 @@ int at_clear_count(at_redis *r, const at_clear_request *req, long long *n, char 
     batch_ctx c;
     switch (req->kind) {
     case AT_CLEAR_AFFINITY: {
-        long long v = clear_one_script(r, req, false);
+        bool sent;
+        long long v = clear_one_script(r, req, false, &sent);
         if (v == NO_REPLY) break;
         *n = v > 0 ? 1 : 0;
         return 0;
@@ -472,11 +476,12 @@ static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)
     batch_ctx c;
     switch (req->kind) {
     case AT_CLEAR_AFFINITY: {
-        long long v = clear_one_script(r, req, true);
+        bool sent;
+        long long v = clear_one_script(r, req, true, &sent);
         res->examined = 1;
         if (v == NO_REPLY) {
             res->outcome = AT_CLEAR_FAILED;
-            if (at_redis_broken(r))
+            if (sent && at_redis_broken(r))
                 snprintf(res->error, sizeof res->error,
                          "the reply was lost (Redis %s: %s): the affinity may or may not have been deleted; "
                          "look before running it again", at_redis_describe(r), at_redis_error(r));
