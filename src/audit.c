@@ -55,6 +55,25 @@ int at_audit_open(at_audit *a, const char *explicit_path, char *err, size_t errl
     return 0;
 }
 
+/* line + "\n" in one write() (looping only if the system cuts it short). */
+static int append_line(int fd, const char *line)
+{
+    size_t n = strlen(line);
+    char *buf = malloc(n + 1);
+    if (!buf) return -1;
+    memcpy(buf, line, n);
+    buf[n++] = '\n';
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, buf + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    free(buf);
+    return off == n ? 0 : -1;
+}
+
 int at_audit_write(at_audit *a, const char *target, const char *operation, const char *label,
                    const char *const *args, size_t n_args, long long count,
                    const char *outcome, const char *detail)
@@ -84,9 +103,11 @@ int at_audit_write(at_audit *a, const char *target, const char *operation, const
     char *raw = cJSON_PrintUnformatted(o);
     char *line = raw ? at_json_harden(raw) : NULL;
     int rc = -1;
-    /* fsync's EINVAL: a special file (a pipe, /dev/null) with nothing to sync */
-    if (line && fprintf(a->f, "%s\n", line) > 0 && fflush(a->f) == 0 &&
-        (fsync(fileno(a->f)) == 0 || errno == EINVAL))
+    /* One write() per line, past stdio (which splits a line longer than its
+     * buffer): O_APPEND keeps it whole when another aethertop appends at the
+     * same moment. fsync's EINVAL: a special file (a pipe, /dev/null) with
+     * nothing to sync. */
+    if (line && append_line(fileno(a->f), line) == 0 && (fsync(fileno(a->f)) == 0 || errno == EINVAL))
         rc = 0;
     free(line);
     free(raw);

@@ -9,7 +9,9 @@
 #include "aethertop/affinity.h"
 #include "aethertop/arena.h"
 #include "aethertop/audit.h"
+#include "aethertop/json.h"
 #include "aethertop/redis.h"
+#include "aethertop/text.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -19,7 +21,9 @@
 
 /* Each key of the batch whose JSON value has provider_id == ARGV[1] at this
  * moment: deleted when ARGV[2] is "1", only counted otherwise (so the number
- * the confirmation shows is decided by the very same rule). When ARGV[3] is
+ * the confirmation shows is decided by the very same rule). A delete the
+ * server refuses (ACL, replica) ends the run with {deleted so far, error}
+ * rather than an error reply, so the count stays exact. When ARGV[3] is
  * "1" the id holds only characters a JSON writer need not escape, so a value
  * that holds neither the id verbatim nor any escape cannot match and is not
  * decoded at all. A key that is no longer a string is left alone (pcall: a
@@ -32,7 +36,11 @@ static const char LUA_CLEAR_PROVIDER[] =
     "  if type(v) == 'string' and (not fast or string.find(v, id, 1, true) or string.find(v, '\\\\', 1, true)) then\n"
     "    local ok, t = pcall(cjson.decode, v)\n"
     "    if ok and type(t) == 'table' and t['provider_id'] == id then\n"
-    "      if ARGV[2] == '1' then n = n + redis.call('UNLINK', k) else n = n + 1 end\n"
+    "      if ARGV[2] ~= '1' then n = n + 1 else\n"
+    "        local r = redis.pcall('UNLINK', k)\n"
+    "        if type(r) ~= 'number' then return {n, r['err'] or 'UNLINK failed'} end\n"
+    "        n = n + r\n"
+    "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -111,6 +119,7 @@ typedef struct {
     bool execute;              /* false: only count */
     long long matched, deleted, examined, unreadable;
     long long uncertain;       /* keys of the last command whose reply was lost */
+    char refused[256];         /* the error a script run stopped at */
     bool stopped;              /* at_clear_interrupt() between batches */
     at_strmap key_ids;         /* AT_CLEAR_API_KEYS */
     at_arena *cand_arena;      /* AT_CLEAR_PROVIDER: keys whose value may match, */
@@ -122,14 +131,10 @@ typedef struct {
     bool failed;
 } batch_ctx;
 
-static bool is_key_id(batch_ctx *c, const char *akey)
-{
-    return akey && at_strmap_get(&c->key_ids, akey) >= 0;
-}
-
 /* Is the key name's API key part (cache_affinity:{here}:...) one of the
- * targets? For the records that cannot be read: they are skipped, and
- * counted when they carry a target's name. */
+ * targets? The gateway's list_affinities takes a record's affinity_key from
+ * there (parts[1]) whatever its value says, and the reference's clear-user
+ * picks by that: a value claiming another API key changes nothing. */
 static bool key_names_target(batch_ctx *c, const char *key, size_t klen)
 {
     size_t pl = strlen(AT_AFFINITY_PREFIX);
@@ -139,11 +144,24 @@ static bool key_names_target(batch_ctx *c, const char *key, size_t klen)
     return at_strmap_find(&c->key_ids, part, end ? (size_t)(end - part) : klen - pl, &v) != NULL;
 }
 
+/* Would the gateway's json.loads read this value as an object? Redis's Lua
+ * cjson is laxer (bytes that are not UTF-8, raw control characters in
+ * strings, hex numbers), so the compare-and-delete script alone would
+ * delete records that the reference cannot read and SPEC 5 has skipped. */
+static bool gateway_reads_object(const char *v, size_t n)
+{
+    size_t i = 0;
+    while (i < n && at_json_ws(v[i])) i++;
+    return i < n && v[i] == '{' && at_utf8_valid(v, n) && at_json_valid(v, n);
+}
+
 /* Send head[0..nhead) + keys + tail[0..ntail) as one command and return its
- * integer reply, or -1 (c->failed set) when there is none. */
+ * integer reply, or -1 (c->failed set) when there is none. A provider script
+ * that stopped at a refused delete replies {deleted before, error}: *done
+ * gets that count. */
 static long long keys_command(batch_ctx *c, const char *const *head, size_t nhead, size_t n,
                               const char *const *keys, const size_t *lens, const char *const *tail,
-                              size_t ntail)
+                              size_t ntail, long long *done)
 {
     size_t argc = nhead + n + ntail;
     const char **argv = malloc(argc * sizeof *argv);
@@ -157,12 +175,18 @@ static long long keys_command(batch_ctx *c, const char *const *head, size_t nhea
     free(argv);
     free(argl);
     long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_STRING) {
+        *done = rep->element[0]->integer;
+        snprintf(c->refused, sizeof c->refused, "%s", rep->element[1]->str);
+    }
     /* no reply (timeout, connection lost): Redis may have run it all the
-     * same. An error reply from UNLINK did nothing; one from a script may
-     * come after some of its deletes. */
+     * same. Any reply tells what was done: an error to UNLINK or to a
+     * script refused before it ran did nothing, and a script that met a
+     * refused delete says how many it made before. */
     if (v < 0) {
         c->failed = true;
-        if (!rep || nhead > 1) c->uncertain = (long long)n;
+        if (!rep) c->uncertain = (long long)n;
     }
     if (rep) freeReplyObject(rep);
     return v;
@@ -172,7 +196,8 @@ static int unlink_batch(batch_ctx *c, size_t n, const char *const *keys, const s
 {
     if (!n) return 0;
     const char *head[] = {"UNLINK"};
-    long long v = keys_command(c, head, 1, n, keys, lens, NULL, 0);
+    long long done = 0;
+    long long v = keys_command(c, head, 1, n, keys, lens, NULL, 0, &done);
     if (v < 0) return 1;
     c->deleted += v;
     return 0;
@@ -194,15 +219,20 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         return c->execute ? unlink_batch(c, n, keys, klens) : 0;
     case AT_CLEAR_PROVIDER:
         /* candidates: values that contain the id as it would be written
-         * (every value when the id has characters JSON may escape); the
-         * server script decides, at delete time, which really match */
+         * (every value when the id has characters JSON may escape) and that
+         * the gateway can read; the server script decides, at delete time,
+         * which really match */
         for (size_t i = 0; i < n; i++) {
-            if (!vals[i] || (c->verbatim && !memmem(vals[i], vlens[i], c->req->args[0], c->id_len) &&
-                             !memchr(vals[i], '\\', vlens[i])))
-                continue;
+            if (!vals[i]) continue;
+            bool mentions = memmem(vals[i], vlens[i], c->req->args[0], c->id_len) != NULL;
+            if (c->verbatim && !mentions && !memchr(vals[i], '\\', vlens[i])) continue;
             size_t known = c->cand_keys.map.n;
             const char *key = at_intern(&c->cand_keys, keys[i], klens[i]);
             if (c->cand_keys.map.n == known) continue; /* seen already */
+            if (!gateway_reads_object(vals[i], vlens[i])) {
+                if (mentions) c->unreadable++;
+                continue;
+            }
             if (c->n_cand == c->cap_cand) {
                 c->cap_cand = c->cap_cand ? c->cap_cand * 2 : 1024;
                 c->cand = realloc(c->cand, c->cap_cand * sizeof *c->cand);
@@ -222,12 +252,14 @@ static int on_batch(void *vctx, size_t n, const char *const *keys, const size_t 
         if (!pick || !plen) abort();
         size_t np = 0;
         for (size_t i = 0; i < n; i++) {
+            if (!key_names_target(c, keys[i], klens[i])) continue;
+            /* a target's record that cannot be read is skipped, and counted */
             at_affinity row;
             at_record_status st = at_affinity_parse(&in, keys[i], klens[i], vals[i], vlens[i], &row);
-            if (st == AT_REC_OK && is_key_id(c, row.affinity_key)) {
+            if (st == AT_REC_OK) {
                 pick[np] = keys[i];
                 plen[np++] = klens[i];
-            } else if (st != AT_REC_OK && st != AT_REC_GONE && key_names_target(c, keys[i], klens[i])) {
+            } else if (st != AT_REC_GONE) {
                 c->unreadable++;
             }
         }
@@ -252,8 +284,12 @@ static int provider_script_batch(batch_ctx *c, size_t n, const char *const *keys
     snprintf(nkeys, sizeof nkeys, "%zu", n);
     const char *head[] = {"EVAL", LUA_CLEAR_PROVIDER, nkeys};
     const char *tail[] = {c->req->args[0], c->execute ? "1" : "0", c->verbatim ? "1" : "0"};
-    long long v = keys_command(c, head, 3, n, keys, klens, tail, 3);
-    if (v < 0) return 1;
+    long long done = 0;
+    long long v = keys_command(c, head, 3, n, keys, klens, tail, 3, &done);
+    if (v < 0) {
+        c->deleted += done;
+        return 1;
+    }
     c->matched += v;
     if (c->execute) c->deleted += v;
     return 0;
@@ -336,15 +372,31 @@ static void pair_keys(const at_clear_request *req, char *k[2])
 }
 
 /* LUA_CLEAR_ONE on the request's key: its integer reply, or INT64_MIN with
- * no usable reply (reason in at_redis_error). */
+ * no usable reply (reason in at_redis_error); *sent: the script went out
+ * (before it, a failed read deleted nothing). */
 #define NO_REPLY (-0x7fffffffffffffffLL - 1)
-static long long clear_one_script(at_redis *r, const at_clear_request *req, bool execute)
+static long long clear_one_script(at_redis *r, const at_clear_request *req, bool execute, bool *sent)
 {
+    *sent = false;
     char *key = affinity_key_name(req);
-    const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1], execute ? "1" : "0"};
-    redisReply *rep = at_redis_command(r, 6, argv, NULL);
+    /* The reference reads the value with json.loads first: one it cannot
+     * read is no affinity, though the script's cjson may find the endpoint
+     * in it. A key of another type is the script's -2 too. */
+    const char *get[] = {"GET", key};
+    redisReply *rep = at_redis_command(r, 2, get, NULL);
+    long long v = NO_REPLY;
+    if (rep && rep->type == REDIS_REPLY_NIL) {
+        v = -1;
+    } else if (rep && rep->type == REDIS_REPLY_STRING && gateway_reads_object(rep->str, rep->len)) {
+        freeReplyObject(rep);
+        *sent = true;
+        const char *argv[] = {"EVAL", LUA_CLEAR_ONE, "1", key, req->args[1], execute ? "1" : "0"};
+        rep = at_redis_command(r, 6, argv, NULL);
+        if (rep && rep->type == REDIS_REPLY_INTEGER) v = rep->integer;
+    } else if (rep && (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "WRONGTYPE", 9) == 0)) {
+        v = -2;
+    }
     free(key);
-    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : NO_REPLY;
     if (rep) freeReplyObject(rep);
     return v;
 }
@@ -355,7 +407,8 @@ int at_clear_count(at_redis *r, const at_clear_request *req, long long *n, char 
     batch_ctx c;
     switch (req->kind) {
     case AT_CLEAR_AFFINITY: {
-        long long v = clear_one_script(r, req, false);
+        bool sent;
+        long long v = clear_one_script(r, req, false, &sent);
         if (v == NO_REPLY) break;
         *n = v > 0 ? 1 : 0;
         return 0;
@@ -423,11 +476,12 @@ static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)
     batch_ctx c;
     switch (req->kind) {
     case AT_CLEAR_AFFINITY: {
-        long long v = clear_one_script(r, req, true);
+        bool sent;
+        long long v = clear_one_script(r, req, true, &sent);
         res->examined = 1;
         if (v == NO_REPLY) {
             res->outcome = AT_CLEAR_FAILED;
-            if (at_redis_broken(r))
+            if (sent && at_redis_broken(r))
                 snprintf(res->error, sizeof res->error,
                          "the reply was lost (Redis %s: %s): the affinity may or may not have been deleted; "
                          "look before running it again", at_redis_describe(r), at_redis_error(r));
@@ -479,7 +533,7 @@ static void run(at_redis *r, const at_clear_request *req, at_clear_result *res)
             else
                 snprintf(res->error, sizeof res->error,
                          "stopped part-way: %lld keys deleted, the rest not (Redis %s: %s); run it again to finish",
-                         c.deleted, at_redis_describe(r), at_redis_error(r));
+                         c.deleted, at_redis_describe(r), *c.refused ? c.refused : at_redis_error(r));
         } else if (c.stopped) {
             res->outcome = AT_CLEAR_INTERRUPTED;
             snprintf(res->error, sizeof res->error,

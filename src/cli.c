@@ -720,10 +720,13 @@ static int clear_user(cli_ctx *c, const char *ident)
         int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
         if (found < 0) { errorf(_("cannot resolve the user: %s"), err); return AT_EXIT_UNAVAILABLE; }
         if (!found) {
-            char detail[1200], en[1200];
-            snprintf(detail, sizeof detail, "无法识别的标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident);
+            /* the reference's detail carries the identifier whole, at any length */
+            char *detail = NULL, en[1200];
+            if (asprintf(&detail, "无法识别的标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident) < 0) abort();
             snprintf(en, sizeof en, _("no user, email, user id or API key id matches \"%s\""), ident);
-            return not_found(c, detail, en);
+            rc = not_found(c, detail, en);
+            free(detail);
+            return rc;
         }
         req.args = (const char *const *)u.key_ids;
         req.n_args = u.n_key_ids;
@@ -796,7 +799,14 @@ static int clear_affinity(cli_ctx *c, char **args)
             if (k.id) at_api_key_info_free(&k);
             at_pg_close(pg);
         }
-        if (!name[0]) snprintf(name, sizeof name, "%.8s", args[0]);
+        if (!name[0]) { /* the reference's affinity_key[:8]: 8 code points */
+            size_t len = strlen(args[0]), b = 0;
+            for (int i = 0; i < 8 && b < len; i++) {
+                uint32_t cp;
+                b += at_utf8_decode(args[0] + b, len - b, &cp);
+            }
+            snprintf(name, sizeof name, "%.*s", (int)b, args[0]);
+        }
         snprintf(msg, sizeof msg, "已清除缓存亲和性: %s", name);
         snprintf(human, sizeof human, _("Cleared 1 affinity: %s %s %s (endpoint %s)."), args[0], args[3], args[2], args[1]);
         cJSON *doc = ok_doc(msg);
@@ -843,6 +853,11 @@ static int clear_provider(cli_ctx *c, const char *provider_id)
         cJSON_AddStringToObject(doc, "provider_id", provider_id);
         cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
         emit(c, doc, human);
+        if (res.unreadable > 0)
+            errorf(ngettext("%lld unreadable record that mentions this provider was skipped and left in place",
+                            "%lld unreadable records that mention this provider were skipped and left in place",
+                            (unsigned long)res.unreadable),
+                   res.unreadable);
     }
     at_clear_result_free(&res);
     return rc;
@@ -865,27 +880,33 @@ static int clear_mappings(cli_ctx *c, int kind, char **args)
     at_clear_result res;
     rc = run_clear(c, &req, N_("mapping cache keys"), &res);
     if (rc == 0) {
-        char msg[1024], human[1024];
+        /* names come from clients of the gateway, at any length: the
+         * reference's message carries them whole */
+        char *msg = NULL, *human = NULL;
         cJSON *doc;
+        int n;
         if (kind == AT_CLEAR_MAPPINGS_ALL) {
             doc = ok_doc("已清除所有模型映射缓存");
             cJSON_AddNumberToObject(doc, "deleted_count", (double)res.deleted);
-            snprintf(human, sizeof human, _("Cleared the model mapping cache: %lld keys."), res.deleted);
+            n = asprintf(&human, _("Cleared the model mapping cache: %lld keys."), res.deleted);
         } else if (kind == AT_CLEAR_MAPPING_NAME) {
-            snprintf(msg, sizeof msg, "已清除模型 %s 的映射缓存", a[0]);
+            if (asprintf(&msg, "已清除模型 %s 的映射缓存", a[0]) < 0) abort();
             doc = ok_doc(msg);
             cJSON_AddStringToObject(doc, "model_name", a[0]);
             cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
-            snprintf(human, sizeof human, _("Cleared %lld mapping cache keys of model name %s."), res.deleted, a[0]);
+            n = asprintf(&human, _("Cleared %lld mapping cache keys of model name %s."), res.deleted, a[0]);
         } else {
             doc = ok_doc("已清除 Provider 模型映射缓存");
             cJSON_AddStringToObject(doc, "provider_id", a[0]);
             cJSON_AddStringToObject(doc, "global_model_id", a[1]);
             cJSON_AddItemToObject(doc, "deleted_keys", key_list(&res));
-            snprintf(human, sizeof human, _("Cleared %lld mapping cache keys of provider %s / global model %s."),
-                     res.deleted, a[0], a[1]);
+            n = asprintf(&human, _("Cleared %lld mapping cache keys of provider %s / global model %s."),
+                         res.deleted, a[0], a[1]);
         }
+        if (n < 0) abort();
         emit(c, doc, human);
+        free(msg);
+        free(human);
         if (!c->o->json)
             for (size_t i = 0; i < res.n_deleted_keys; i++) {
                 char *safe = at_text_sanitize(res.deleted_keys[i]);

@@ -40,8 +40,10 @@ typedef struct {
     at_clear_outcome outcome;
     long long deleted;        /* keys actually removed */
     long long examined;       /* keys looked at */
-    long long unreadable;     /* AT_CLEAR_API_KEYS: records named after a target key
-                                 whose value cannot be read: skipped, left in place */
+    long long unreadable;     /* records skipped and left in place because the gateway
+                                 cannot read their value: AT_CLEAR_API_KEYS those named
+                                 after a target key, AT_CLEAR_PROVIDER those whose value
+                                 holds the provider id */
     char **deleted_keys;      /* for the mapping clears (reference lists them) */
     size_t n_deleted_keys;
     char error[512];          /* what failed, and what was/was not done */

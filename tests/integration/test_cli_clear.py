@@ -251,6 +251,34 @@ class ClearCommands(harness.IntegrationTest):
         self.assertIn("2", out)
         self.assert_gone_exactly(self.keys_of(lambda a: a["affinity_key"] == K_ZHANG))
 
+    def test_clear_user_unknown_long_identifier_whole_in_the_404(self):
+        ident = "nobody-" + "x" * 3000
+        doc, err = self.clear_json(["user", ident], expect_rc=1)
+        self.assertEqual(doc, {"detail": CLEAR_USER_404 % ident})
+        self.assert_nothing_deleted()
+
+    def test_clear_user_picks_keys_by_name_not_by_a_value_field(self):
+        """The gateway's list_affinities sets affinity_key from the key name
+        (parts[1]), over any "affinity_key" a value carries; the reference's
+        clear-user picks by that. A value claiming another API key must not
+        take a key named after someone else with it, nor keep its own."""
+        a1 = next(a for a in fixture.AFFINITIES if a[0] == "A1")
+        foreign = "cache_affinity:%s:CLAUDE:claims-main" % K_CAROL
+        own = "cache_affinity:%s:CLAUDE:claims-carol" % K_MAIN
+        self.ctx.r.execute("SETEX", foreign, 600, json.dumps(dict(self.fx.affinity_value(a1), affinity_key=K_MAIN)))
+        self.ctx.r.execute("SETEX", own, 600, json.dumps(dict(self.fx.affinity_value(a1), affinity_key=K_CAROL)))
+        self.before = self.dump()
+        targets = self.keys_of(lambda a: a["affinity_key"] == K_MAIN) + [own]
+        rc, out, err, n = self.run_tty(["clear", "user", K_MAIN, "--json"], "yes")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(n, len(targets), "the prompt's count follows the same rule")
+        self.assertEqual(json.loads(out)["count"], len(targets))
+        self.assert_gone_exactly(targets, "(a value naming another API key)")
+        self.before = self.dump()
+        doc, _ = self.clear_json(["user", K_CAROL])
+        self.assertEqual(doc["count"], 1)
+        self.assert_gone_exactly([foreign], "(carol's key, whatever its value says)")
+
     def test_clear_user_without_affinities(self):
         doc, _ = self.clear_json(["user", "carol"])
         self.assertEqual(doc["status"], "ok")
@@ -293,6 +321,18 @@ class ClearCommands(harness.IntegrationTest):
         self.assertEqual(doc["message"], "已清除缓存亲和性: " + K_GHOST[:8])
         self.assert_gone_exactly([target])
 
+    def test_clear_affinity_without_api_key_row_cuts_at_8_characters(self):
+        """The reference names it by affinity_key[:8]: eight characters (code
+        points), not eight bytes, which would cut a character in two."""
+        a1 = next(a for a in fixture.AFFINITIES if a[0] == "A1")
+        akey = "钥匙-ключ-κλειδί"
+        key = "cache_affinity:%s:CLAUDE:%s" % (akey, G_SONNET)
+        self.ctx.r.execute("SETEX", key, 600, json.dumps(self.fx.affinity_value(a1)))
+        self.before = self.dump()
+        doc, _ = self.clear_json(["affinity", akey, E_ANT_CLAUDE, G_SONNET, "CLAUDE"])
+        self.assertEqual(doc["message"], "已清除缓存亲和性: " + akey[:8])
+        self.assert_gone_exactly([key])
+
     def test_clear_affinity_wrong_endpoint(self):
         doc, err = self.clear_json(["affinity", K_MAIN, E_OAI_OPENAI, G_SONNET, "CLAUDE"], expect_rc=1)
         self.assertEqual(doc, {"detail": CLEAR_ONE_404})
@@ -318,6 +358,21 @@ class ClearCommands(harness.IntegrationTest):
         doc, _ = self.clear_json(["affinity", K_MAIN, E_ANT_CLAUDE, "odd-count", "CLAUDE"])
         self.assertEqual(doc["count"], 1)
         self.assert_gone_exactly([key])
+
+    def test_clear_affinity_value_python_cannot_read(self):
+        """The reference's get_affinity reads the value with json.loads; one it
+        cannot read is no affinity (404, kept), even when Redis's Lua cjson
+        finds the endpoint in it (bytes that are not UTF-8, a hex number)."""
+        e = E_ANT_CLAUDE.encode()
+        odd = {"u8": b'{"endpoint_id": "%s", "x": "\xff"}' % e,
+               "hex": b'{"endpoint_id": "%s", "request_count": 0x10}' % e}
+        for model, value in odd.items():
+            self.ctx.r.execute("SETEX", "cache_affinity:%s:CLAUDE:%s" % (K_MAIN, model), 600, value)
+        self.before = self.dump()
+        for model in odd:
+            doc, err = self.clear_json(["affinity", K_MAIN, E_ANT_CLAUDE, model, "CLAUDE"], expect_rc=1)
+            self.assertEqual(doc, {"detail": CLEAR_ONE_404}, model)
+            self.assert_nothing_deleted(model)
 
     # ------------------------------------------------------------- clear all
 
@@ -354,6 +409,32 @@ class ClearCommands(harness.IntegrationTest):
         doc, _ = self.clear_json(["provider", P_ANT])
         self.assertEqual(doc["count"], len(targets))
         self.assert_gone_exactly(targets)
+
+    def test_clear_provider_skips_values_python_cannot_read(self):
+        """Values the gateway's json.loads cannot read (bytes that are not
+        UTF-8, a raw control character in a string, a hex number, a JSON
+        string rather than an object) break the reference's clear-provider;
+        Redis's Lua cjson reads the first three all the same. aethertop
+        leaves them in place and counts them (SPEC 5 deliberate difference),
+        in the prompt's count as in the delete."""
+        p = P_ANT.encode()
+        odd = {
+            "cache_affinity:%s:CLAUDE:p-bad-utf8" % K_MAIN: b'{"provider_id": "%s", "x": "\xff"}' % p,
+            "cache_affinity:%s:CLAUDE:p-raw-newline" % K_MAIN: b'{"provider_id": "%s", "x": "a\nb"}' % p,
+            "cache_affinity:%s:CLAUDE:p-hex" % K_MAIN: b'{"provider_id": "%s", "request_count": 0x10}' % p,
+            "cache_affinity:%s:CLAUDE:p-string" % K_MAIN: b'"%s"' % p,
+        }
+        for key, value in odd.items():
+            with self.assertRaises((ValueError, AttributeError), msg=key):
+                json.loads(value).get("provider_id")
+            self.ctx.r.execute("SETEX", key, 600, value)
+        self.before = self.dump()
+        targets = self.provider_targets(P_ANT)
+        rc, out, err, n = self.run_tty(["clear", "provider", P_ANT, "--json"], "yes")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual((n, json.loads(out)["count"]), (len(targets), len(targets)))
+        self.assert_gone_exactly(targets, "(values Python cannot read)")
+        self.assertIn("4 unreadable records that mention this provider were skipped and left in place", err)
 
     def test_clear_provider_without_row_and_unknown(self):
         doc, _ = self.clear_json(["provider", P_GHOST])
@@ -449,6 +530,8 @@ class ClearCommands(harness.IntegrationTest):
         self.before = self.dump()
         doc, _ = self.clear_json(["mapping", name])
         self.assertEqual(doc["deleted_keys"], [whole])
+        self.assertEqual(doc["message"], "已清除模型 %s 的映射缓存" % name)
+        self.assertEqual(doc["model_name"], name)
         self.assert_gone_exactly([whole])
 
     def test_clear_provider_mapping(self):
@@ -538,6 +621,28 @@ class ClearCommands(harness.IntegrationTest):
         self.assertEqual([r["outcome"] for r in raw], ["started", "done"])
         self.assertEqual(raw[0]["id"], raw[1]["id"])
         self.assertEqual((raw[0]["count"], raw[1]["count"]), (0, 3))
+
+    def test_audit_line_reaches_the_log_in_one_write(self):
+        """Clears run by two people at once append to one log. O_APPEND keeps
+        one write() whole, but stdio splits a line longer than its buffer
+        (a long name, a user with many API keys) into several, between which
+        another process's line can land: each line must be one write."""
+        strace = shutil.which("strace")
+        if not strace:
+            self.skipTest("strace is not installed")
+        name = "m" * 20000
+        trace = os.path.join(self.tmp, "trace")
+        argv = [strace, "-f", "-qq", "-P", self.audit_path, "-e", "trace=write", "-o", trace,
+                harness.AETHERTOP, "clear", "mapping", name, "--yes", "--json"]
+        # LeakSanitizer cannot run under ptrace
+        proc = subprocess.run(argv, env=self.ctx.env(self.env({"ASAN_OPTIONS": "detect_leaks=0"})),
+                              capture_output=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(trace) as f:
+            writes = [line for line in f if "write(" in line]
+        self.assertEqual(len(self.audit_lines()), 1)
+        self.assertEqual(len(writes), 2, "one write per line (started, done): %s"
+                         % [w[:80] for w in writes])
 
     def test_audit_log_to_dev_null(self):
         """A special file takes the lines (fsync has nothing to sync there)."""

@@ -355,6 +355,58 @@ class HalfwayClears(FaultBase):
             self.assertEqual(self.count("*"), total - targets)
 
 
+class ClearsRefusedMidway(FaultBase):
+    """A server that answers, but refuses some deletes: the ACL lets the
+    clear's user write only the keys named a-* (%W~), read everything. The
+    reply comes back, so the clear knows exactly what it did."""
+
+    EXTRA_ENV = {"ENCRYPTION_KEY": FAST_KEY}
+
+    def setUp(self):
+        super().setUp()
+        xs.need_redis_server()
+        self.srv = xs.start_redis(self, self.tmp, "redis")
+        c = self.srv.client()
+        c.pipeline([("SETEX", "cache_affinity:%s-%03d:CLAUDE:gm-1" % (half, i), 900, affinity("k", "prov-x"))
+                    for half in "ab" for i in range(50)])
+        c.execute("ACL", "SETUSER", "clearer", "on", ">pw", "%R~*", "%W~cache_affinity:a-*", "+@all")
+        c.close()
+        self.env = {"REDIS_URL": "redis://clearer:pw@127.0.0.1:%d/0" % self.srv.port}
+
+    def left(self):
+        c = self.srv.client()
+        try:
+            return len(c.keys("cache_affinity:a-*")), len(c.keys("cache_affinity:b-*"))
+        finally:
+            c.close()
+
+    def test_clear_provider_refused_part_way_reports_exactly(self):
+        rc, out, err, _ = self.run_at(["clear", "provider", "prov-x", "--yes", "--json"], env=self.env)
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(out, "", "no success document for a failed clear")
+        a_left, b_left = self.left()
+        self.assertEqual(b_left, 50, "a key the server refused to delete is still there")
+        m = re.search(r"stopped part-way: (\d+) keys deleted, the rest not \(Redis [^)]*(NOPERM|permission)", err)
+        self.assertTrue(m, "an error reply is no lost reply: the clear knows what it did: %r" % err)
+        self.assertEqual(int(m.group(1)), 50 - a_left, "the count is exact")
+        audit = self.audit_lines()
+        self.assertEqual((audit[-1]["outcome"], audit[-1]["count"]), ("failed", 50 - a_left))
+
+    def test_clear_provider_unlink_refused_inside_the_script(self):
+        """EVAL allowed, UNLINK not: the script meets the refusal at its
+        first delete and says so; nothing is uncertain."""
+        c = self.srv.client()
+        c.execute("ACL", "SETUSER", "nounlink", "on", ">pw", "~*", "+@all", "-unlink", "-del")
+        c.close()
+        env = {"REDIS_URL": "redis://nounlink:pw@127.0.0.1:%d/0" % self.srv.port}
+        rc, out, err, _ = self.run_at(["clear", "provider", "prov-x", "--yes", "--json"], env=env)
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(self.left(), (50, 50))
+        self.assertIn("stopped part-way: 0 keys deleted, the rest not (Redis ", err)
+        self.assertIn("can't run this command", err)
+        self.assertNotIn("lost", err)
+
+
 class PostgresFaults(FaultBase):
     """PostgreSQL unreachable or hanging; Redis is the shared test server (db 12)."""
 
