@@ -627,9 +627,8 @@ class ClearCommands(harness.IntegrationTest):
         one write() whole, but stdio splits a line longer than its buffer
         (a long name, a user with many API keys) into several, between which
         another process's line can land: each line must be one write."""
+        harness.need_tools("strace")
         strace = shutil.which("strace")
-        if not strace:
-            self.skipTest("strace is not installed")
         name = "m" * 20000
         trace = os.path.join(self.tmp, "trace")
         argv = [strace, "-f", "-qq", "-P", self.audit_path, "-e", "trace=write", "-o", trace,
