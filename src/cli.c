@@ -45,9 +45,7 @@ static void errorf(const char *fmt, ...)
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    char *safe = at_text_sanitize(buf);
-    fprintf(stderr, "aethertop: %s\n", safe);
-    free(safe);
+    at_eprintf("aethertop: %s\n", buf);
 }
 
 static double wall_now(void)
@@ -937,8 +935,9 @@ static int cmd_clear(cli_ctx *c, int argc, char **argv)
         if (nargs != 2) return usage_error(_("usage: aethertop clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID"));
         return clear_mappings(c, AT_CLEAR_PROVIDER_MAPPING, args);
     }
-    char msg[256];
-    snprintf(msg, sizeof msg, _("unknown clear target \"%.64s\""), what);
+    char msg[512], *v = at_value_shown(what, AT_SHOWN_MAX_CPS);
+    snprintf(msg, sizeof msg, _("unknown clear target \"%s\""), v);
+    free(v);
     return usage_error(msg);
 }
 
@@ -970,17 +969,21 @@ int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **a
         bool takes_none = false;
         for (size_t i = 0; i < sizeof no_args / sizeof no_args[0]; i++)
             if (strcmp(cmd, no_args[i]) == 0) takes_none = true;
-        char msg[256];
+        /* the argument quoted: the first one too many of a known command, else the command */
+        bool known = takes_none || strcmp(cmd, "list") == 0 || strcmp(cmd, "affinity") == 0;
+        const char *extra = takes_none ? argv[1] : known && argc > 2 ? argv[2] : cmd;
+        char msg[512], *v = at_value_shown(extra, AT_SHOWN_MAX_CPS);
         if (takes_none)
-            snprintf(msg, sizeof msg, _("%s takes no arguments, got \"%.64s\""), cmd, argv[1]);
+            snprintf(msg, sizeof msg, _("%s takes no arguments, got \"%s\""), cmd, v);
         else if (strcmp(cmd, "list") == 0)
-            snprintf(msg, sizeof msg, _("list takes at most one KEYWORD, got \"%.64s\" too"), argv[2]);
+            snprintf(msg, sizeof msg, _("list takes at most one KEYWORD, got \"%s\" too"), v);
         else if (strcmp(cmd, "affinity") == 0 && argc == 1)
             snprintf(msg, sizeof msg, "%s", _("affinity needs a user: aethertop affinity USER_IDENTIFIER"));
         else if (strcmp(cmd, "affinity") == 0)
-            snprintf(msg, sizeof msg, _("affinity takes one USER_IDENTIFIER, got \"%.64s\" too"), argv[2]);
+            snprintf(msg, sizeof msg, _("affinity takes one USER_IDENTIFIER, got \"%s\" too"), v);
         else
-            snprintf(msg, sizeof msg, _("unknown command \"%.64s\""), cmd);
+            snprintf(msg, sizeof msg, _("unknown command \"%s\""), v);
+        free(v);
         rc = usage_error(msg);
     }
     at_redis_close(c.r);

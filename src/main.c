@@ -162,7 +162,9 @@ static int help_for(const char *name)
     }
     const cmd_help *c = find_command(name);
     if (!c) {
-        fprintf(stderr, _("aethertop: no command \"%.64s\" (see aethertop --help)\n"), name);
+        char *v = at_value_shown(name, AT_SHOWN_MAX_CPS);
+        at_eprintf(_("aethertop: no command \"%s\" (see aethertop --help)\n"), v);
+        free(v);
         return AT_EXIT_USAGE;
     }
     print_command_help(c);
@@ -197,7 +199,9 @@ static int parse_int(const char *s, const char *name, int *out)
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < -1000000000L || v > 1000000000L) {
-        fprintf(stderr, _("aethertop: %s: not an integer: \"%s\"\n"), name, s);
+        char *shown = at_value_shown(s, AT_SHOWN_MAX_CPS);
+        at_eprintf(_("aethertop: %s: not an integer: \"%s\"\n"), name, shown);
+        free(shown);
         return -1;
     }
     *out = (int)v;
@@ -209,7 +213,9 @@ static int parse_seconds(const char *s, const char *name, double *out)
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || !(v > 0) || v > 3600) {
-        fprintf(stderr, _("aethertop: %s: expected seconds more than 0 and at most 3600, got \"%s\"\n"), name, s);
+        char *shown = at_value_shown(s, AT_SHOWN_MAX_CPS);
+        at_eprintf(_("aethertop: %s: expected seconds more than 0 and at most 3600, got \"%s\"\n"), name, shown);
+        free(shown);
         return -1;
     }
     *out = v;
@@ -256,7 +262,7 @@ static int apply_config_file(const at_cfgfile *cf, at_config_flags *flags)
     char err[512];
     /* (its warnings are printed once, from at_config_resolve, which reads it again) */
     if (flags->env_file && at_envfile_load(flags->env_file, env_lookup, &ef, err, sizeof err) < 0) {
-        fprintf(stderr, "aethertop: %s\n", err);
+        at_eprintf("aethertop: %s\n", err);
         return -1;
     }
     static const char *const redis_settings[] = {"REDIS_URL", "REDIS_SENTINEL_HOSTS", "REDIS_HOST", "REDIS_PORT", NULL};
@@ -337,7 +343,9 @@ int main(int argc, char **argv)
         case O_THEME: con.theme = optarg; break;
         case O_WINDOW:
             if ((cli.window_s = at_parse_window(optarg)) < 0) {
-                fprintf(stderr, _("aethertop: --window: expected a duration like 5m, 1h or 24h, got \"%s\"\n"), optarg);
+                char *v = at_value_shown(optarg, AT_SHOWN_MAX_CPS);
+                at_eprintf(_("aethertop: --window: expected a duration like 5m, 1h or 24h, got \"%s\"\n"), v);
+                free(v);
                 return AT_EXIT_USAGE;
             }
             break;
@@ -345,8 +353,9 @@ int main(int argc, char **argv)
             char *end;
             cli.hours = strtod(optarg, &end);
             if (!*optarg || *end || !(cli.hours > 0) || cli.hours > 720) {
-                fprintf(stderr, _("aethertop: --hours: expected hours more than 0 and at most 720, got \"%s\"\n"),
-                        optarg);
+                char *v = at_value_shown(optarg, AT_SHOWN_MAX_CPS);
+                at_eprintf(_("aethertop: --hours: expected hours more than 0 and at most 720, got \"%s\"\n"), v);
+                free(v);
                 return AT_EXIT_USAGE;
             }
             break;
@@ -367,9 +376,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, _("aethertop: --%s takes no value (see aethertop --help)\n"), known->name);
             else if (optopt > 0x20 && optopt < 0x7f)
                 fprintf(stderr, _("aethertop: unknown option \"-%c\" (see aethertop --help)\n"), optopt);
-            else
-                fprintf(stderr, _("aethertop: unknown or ambiguous option \"%s\" (see aethertop --help)\n"),
-                        argv[optind - 1]);
+            else {
+                /* named without its value: "--redis-password=...", a URL given
+                 * to a mistyped --redis, are not repeated */
+                const char *arg = argv[optind - 1];
+                char *name = strndup(arg, strcspn(arg, "="));
+                if (!name) abort();
+                char *v = at_text_shown(name, AT_SHOWN_MAX_CPS);
+                at_eprintf(_("aethertop: unknown or ambiguous option \"%s\" (see aethertop --help)\n"), v);
+                free(v);
+                free(name);
+            }
             return AT_EXIT_USAGE;
         }
         }
@@ -407,14 +424,12 @@ int main(int argc, char **argv)
     const char *cpath = config_path;
     if (!cpath && at_cfgfile_default_path(env_lookup, defpath, sizeof defpath) == 0) cpath = defpath;
     if (cpath && at_cfgfile_load(cpath, config_path != NULL, &cf, err, sizeof err) < 0) {
-        fprintf(stderr, "aethertop: %s\n", err);
+        at_eprintf("aethertop: %s\n", err);
         return AT_EXIT_USAGE;
     }
-    if (cf.warning[0]) fprintf(stderr, _("aethertop: warning: %s\n"), cf.warning);
+    if (cf.warning[0]) at_eprintf(_("aethertop: warning: %s\n"), cf.warning);
     if (cf.columns && at_console_columns_check(cf.columns, err, sizeof err) < 0) {
-        char *safe = at_text_sanitize(err);   /* the value may hold control characters */
-        fprintf(stderr, "aethertop: %s:%d: %s\n", cf.path, cf.columns_line, safe ? safe : err);
-        free(safe);
+        at_eprintf("aethertop: %s:%d: %s\n", cf.path, cf.columns_line, err);
         at_cfgfile_free(&cf);
         return AT_EXIT_USAGE;
     }
@@ -431,9 +446,9 @@ int main(int argc, char **argv)
     int resolved = at_config_resolve(&cfg, &flags, env_lookup, err, sizeof err);
     scrub_password(argv_redis);
     scrub_password(argv_database);
-    for (size_t i = 0; i < cfg.n_warnings; i++) fprintf(stderr, _("aethertop: warning: %s\n"), cfg.warnings[i]);
+    for (size_t i = 0; i < cfg.n_warnings; i++) at_eprintf(_("aethertop: warning: %s\n"), cfg.warnings[i]);
     if (resolved < 0) {
-        fprintf(stderr, "aethertop: %s\n", err);
+        at_eprintf("aethertop: %s\n", err);
         at_config_free(&cfg);
         at_cfgfile_free(&cf);
         return AT_EXIT_USAGE;
