@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #ifndef AT_BUILD_TYPE
 #define AT_BUILD_TYPE "?"
@@ -281,7 +282,12 @@ int main(int argc, char **argv)
 {
     at_heap_setup(); /* before any thread */
     at_i18n_init();
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core dumps holding secrets */
+    /* no core dumps holding secrets: non-dumpable (nor ptrace-able, nor its
+     * /proc files readable by the same user), and a core size limit of 0,
+     * soft and hard, for where fs.suid_dumpable = 2 dumps non-dumpable
+     * processes too (systemd-coredump and apport honour the limit) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     enum { O_REDIS = 1000, O_DB, O_ENV, O_TIMEOUT, O_JSON, O_YES, O_RO, O_LIMIT, O_OFFSET, O_AUDIT,
            O_CA, O_CERT, O_KEY, O_INSECURE, O_DELAY, O_THEME, O_HELP, O_VERSION, O_WINDOW, O_HOURS,
            O_CONFIG, O_CSV };

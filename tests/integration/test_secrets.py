@@ -9,6 +9,9 @@ them cannot be inspected.
   * a password given on the command line is wiped from the process's argument
     memory, so /proc/<pid>/cmdline (ps, top) of a running aethertop does not
     show it;
+  * it writes no core file: its core size limit is 0, soft and hard, even
+    when started with an unlimited one (a non-dumpable process still dumps
+    core where fs.suid_dumpable is 2, as systemd-coredump and apport set it);
   * the process is non-dumpable: another process of the same (unprivileged)
     user cannot read its /proc/<pid>/environ, where REDIS_URL and
     DATABASE_URL passwords live, while a dumpable process of that user can
@@ -24,6 +27,7 @@ The private Redis requires a password (requirepass) and has an ACL user.
 import json
 import os
 import pwd
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -283,6 +287,28 @@ class SecretsTest(harness.IntegrationTest):
         control.kill()
         control.communicate()
         # let the pause end for the next test
+        harness.wait_for(lambda: not harness.redis_stalled(self.srv.port, password=REDIS_PW), timeout=15)
+
+    def test_no_core_file_limit(self):
+        """The build users run (no sanitizers: ASan lowers the soft limit
+        itself), started with the largest core size limit it may have,
+        runs with 0, soft and hard."""
+        binary = test_valgrind.plain_binary()
+        env = self.ctx.env({"REDIS_URL": self.url(), "ASAN_OPTIONS": "detect_leaks=0",
+                            "HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp, "XDG_STATE_HOME": self.tmp})
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        self.assertNotEqual(hard, 0, "the test cannot start a process allowed to dump core")
+        self.pause_redis(6000)
+        proc = subprocess.Popen([binary, "list", "--timeout", "6"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (hard, hard)))
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.communicate()))
+        harness.wait_connected(proc, self.srv.port, timeout=5)
+        with open("/proc/%d/limits" % proc.pid) as f:
+            line = [l for l in f if l.startswith("Max core file size")]
+        self.assertEqual(line[0].split()[4:6], ["0", "0"], line[0])
+        proc.kill()
+        proc.communicate()
         harness.wait_for(lambda: not harness.redis_stalled(self.srv.port, password=REDIS_PW), timeout=15)
 
     def test_cmdline_hides_database_passwords_in_every_form(self):
