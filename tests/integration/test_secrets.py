@@ -174,6 +174,21 @@ class SecretsTest(harness.IntegrationTest):
             self.assertIn(phrase, err, "%s with %s" % (args, env))
             self.assertLessEqual(len(err.strip().splitlines()), 2, err)
 
+    def test_auth_refusal_quoting_the_password_is_not_shown(self):
+        """A server that does not know AUTH (renamed away, a proxy) answers
+        "ERR unknown command 'AUTH', with args beginning with: 'PASSWORD'":
+        the reason is shown without the arguments it quotes."""
+        srv = xs.start_redis(self, self.tmp, "redis-noauth", args=["--rename-command", "AUTH", ""])
+        long_pw = WRONG_PW + "-" + "p" * 150       # Redis cuts what it quotes: a prefix only
+        for user, pw in (("", WRONG_PW), ("oncall", ACL_PW), ("", long_pw)):
+            with self.subTest(user=user, pw=pw[:20]):
+                rc, out, err = self.run_at(["stats"], env={"REDIS_URL": self.url(user=user, pw=pw, port=srv.port)},
+                                           expect_rc=3)
+                self.assertRegex(err, r"^aethertop: Redis 127\.0\.0\.1:%d: authentication failed: ERR unknown command"
+                                 % srv.port)
+                self.assertNotIn(pw[:12], err)
+                self.assertEqual(len(err.splitlines()), 1, err)
+
     def test_env_file_errors_hide_values(self):
         path = os.path.join(self.tmp, "gateway.env")
         with open(path, "w") as f:
