@@ -313,7 +313,13 @@ static int cmd_stats(cli_ctx *c, bool metrics)
         char a[32], b[32], m[32];
         fmt_count(st.active, a, sizeof a);
         fmt_count(st.total_requests, b, sizeof b);
-        printf(_("Redis %s  role %s  version %s\n"), at_redis_describe(c->r), s->info.role, s->info.version);
+        /* what the server says (and a unix socket's path) may hold control characters */
+        char *where = at_text_sanitize(at_redis_describe(c->r)), *role = at_text_sanitize(s->info.role),
+             *version = at_text_sanitize(s->info.version);
+        printf(_("Redis %s  role %s  version %s\n"), where, role, version);
+        free(where);
+        free(role);
+        free(version);
         human_bytes(s->info.used_memory, m, sizeof m);
         printf(_("memory %s  clients %lld  ops/s %lld  keys %lld  hits %lld  misses %lld  evicted %lld  expired %lld\n"),
                m, s->info.connected_clients, s->info.ops_per_sec, s->info.dbsize, s->info.keyspace_hits,
@@ -378,7 +384,11 @@ static int cmd_list(cli_ctx *c, const char *keyword)
         fmt_count((long long)sel.n, total, sizeof total);
         if (shown) printf(_("rows %d–%zu of %s"), offset + 1, (size_t)offset + shown, total);
         else printf(_("no rows (of %s)"), total);
-        if (kw.matched_user_id) printf(_(" · user %s"), kw.matched_user_id);
+        if (kw.matched_user_id) {
+            char *id = at_text_sanitize(kw.matched_user_id);
+            printf(_(" · user %s"), id);
+            free(id);
+        }
         printf("\n");
     }
     at_selection_free(&sel);
@@ -427,9 +437,11 @@ static int cmd_affinity(cli_ctx *c, const char *ident)
     } else {
         char *name = at_text_sanitize(u.username ? u.username : "-");
         char *mail = at_text_sanitize(u.email ? u.email : "-");
-        printf(_("user %s <%s>  id %s  api keys %zu  affinities %zu\n"), name, mail, u.user_id, u.n_key_ids, sel.n);
+        char *id = at_text_sanitize(u.user_id);
+        printf(_("user %s <%s>  id %s  api keys %zu  affinities %zu\n"), name, mail, id, u.n_key_ids, sel.n);
         free(name);
         free(mail);
+        free(id);
         if (sel.n) print_rows(s, &sel, 0, sel.n);
     }
     at_selection_free(&sel);
