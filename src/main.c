@@ -415,7 +415,7 @@ int main(int argc, char **argv)
         fprintf(stderr, _("aethertop: --redis-key needs --redis-cert (the client certificate it belongs to)\n"));
         return AT_EXIT_USAGE;
     }
-    if (flags.redis_url && strchr(flags.redis_url, '@'))
+    if (flags.redis_url && (strchr(flags.redis_url, '@') || at_conninfo_has_secret(flags.redis_url)))
         fprintf(stderr, _("aethertop: warning: a password on the command line is visible to other users; "
                           "put REDIS_URL in the environment or --env-file instead\n"));
     if (flags.database_url && at_conninfo_has_secret(flags.database_url))

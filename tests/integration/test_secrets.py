@@ -88,7 +88,11 @@ class SecretsTest(harness.IntegrationTest):
     # ------------------------------------------------------------ warnings
 
     def test_password_on_command_line_warns(self):
-        for flag, value in (("--redis", self.url()), ("--redis", self.url(user="oncall", pw=ACL_PW))):
+        # the password in user:PASSWORD@, or in the query (redis-py reads
+        # ?password=, its name percent-encoded too)
+        for flag, value in (("--redis", self.url()), ("--redis", self.url(user="oncall", pw=ACL_PW)),
+                            ("--redis", self.url(pw=None) + "?password=" + REDIS_PW),
+                            ("--redis", self.url(pw=None) + "?pass%77ord=" + REDIS_PW)):
             rc, out, err = self.run_at(["list", "--json", flag, value], expect_rc=0)
             self.assertIn("warning", err)
             self.assertIn("command line", err)
