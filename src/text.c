@@ -127,7 +127,7 @@ bool at_cp_is_unsafe(uint32_t cp)
 {
     if (cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F))
         return true;
-    if (cp == 0x200E || cp == 0x200F)
+    if (cp == 0x061C || cp == 0x200E || cp == 0x200F) /* ALM, LRM, RLM */
         return true;
     if (cp >= 0x202A && cp <= 0x202E)
         return true;
@@ -371,7 +371,7 @@ void at_eprintf(const char *fmt, ...)
 
 static bool json_needs_escape(uint32_t cp)
 {
-    return cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200E && at_cp_is_unsafe(cp));
+    return cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x061C && at_cp_is_unsafe(cp));
 }
 
 char *at_json_harden(const char *json)

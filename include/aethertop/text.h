@@ -12,7 +12,8 @@ bool at_utf8_valid(const char *s, size_t len);
  * invalid sequences decode as U+FFFD using 1 byte. */
 size_t at_utf8_decode(const char *s, size_t len, uint32_t *cp);
 size_t at_utf8_encode(uint32_t cp, char out[4]);
-/* True for C0, DEL, C1 and bidi override/isolate controls. */
+/* True for C0, DEL, C1, the bidi marks (ALM, LRM, RLM) and the bidi
+ * embedding, override and isolate controls. */
 bool at_cp_is_unsafe(uint32_t cp);
 /* Lower-case copy (Unicode simple lowering via towlower), malloc'd. */
 char *at_utf8_lower(const char *s);

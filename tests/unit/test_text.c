@@ -100,10 +100,10 @@ static void test_unsafe(void **state)
 {
     (void)state;
     const uint32_t unsafe[] = {0x00, 0x07, 0x0A, 0x1B, 0x1F, 0x7F, 0x80, 0x85, 0x9B, 0x9F,
-                               0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+                               0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
                                0x2066, 0x2067, 0x2068, 0x2069};
     const uint32_t safe[] = {0x20, 'a', 0x7E, 0xA0, 0xE9, 0x200B, 0x200D, 0x2028, 0x2029,
-                             0x2065, 0x206A, 0x202F, 0xFFFD, 0x1F511};
+                             0x2065, 0x206A, 0x202F, 0xFFFD, 0x1F511, 0x061B, 0x061D};
     for (size_t i = 0; i < sizeof unsafe / sizeof *unsafe; i++)
         assert_true(at_cp_is_unsafe(unsafe[i]));
     for (size_t i = 0; i < sizeof safe / sizeof *safe; i++)
@@ -185,6 +185,7 @@ static void test_sanitize(void **state)
     check_sanitize("a\xe2\x80\xae" "b", "a\xef\xbf\xbd" "b");          /* RLO */
     check_sanitize("\xe2\x81\xa6\xe2\x81\xa9", "\xef\xbf\xbd\xef\xbf\xbd"); /* LRI PDI */
     check_sanitize("\xe2\x80\x8f", "\xef\xbf\xbd");                    /* RLM */
+    check_sanitize("a\xd8\x9c" "b", "a\xef\xbf\xbd" "b");              /* ALM, a mark like RLM */
     check_sanitize("x\xffy", "x\xef\xbf\xbdy");
     check_sanitize("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     check_sanitize("\xe2\x80\x8d", "\xe2\x80\x8d"); /* ZWJ is harmless */
@@ -252,6 +253,7 @@ static void test_json_harden(void **state)
     check_harden("{\"k\":\"\xe2\x80\xae\xe2\x81\xa6\xe2\x80\x8e\"}",
                  "{\"k\":\"\\u202e\\u2066\\u200e\"}");
     check_harden("{\"k\":\"a\xff" "b\"}", "{\"k\":\"a\\ufffdb\"}");
+    check_harden("{\"k\":\"\xd8\x9c\"}", "{\"k\":\"\\u061c\"}");
     check_harden("{\"k\":\"\xed\xa0\x80\"}", "{\"k\":\"\\ufffd\\ufffd\\ufffd\"}");
     /* escaped quotes do not end the string */
     check_harden("{\"k\":\"q\\\"\x7f\\\\\",\"n\":1}", "{\"k\":\"q\\\"\\u007f\\\\\",\"n\":1}");
