@@ -76,12 +76,15 @@ static void fail(parse_ctx *c, const char *fmt, ...)
     c->err_line = c->line;
 }
 
-/* A short, printable copy of a value for a message. */
+/* A value as a message quotes it (at_value_shown: a secret hidden, made
+ * visible, at most FRAG_CPS code points); dst holds FRAG_CAP bytes. */
+#define FRAG_CPS 60
+#define FRAG_CAP (FRAG_CPS * 4 + sizeof "…")
 static void frag(char *dst, size_t cap, const char *v)
 {
-    char *safe = at_text_sanitize(v ? v : "");
-    snprintf(dst, cap, "%.60s%s", safe ? safe : "", safe && strlen(safe) > 60 ? "…" : "");
-    free(safe);
+    char *shown = at_value_shown(v, FRAG_CPS);
+    snprintf(dst, cap, "%s", shown);
+    free(shown);
 }
 
 /* Lines one at a time, counting them; a line longer than inih's buffer
@@ -109,7 +112,7 @@ static char *reader(char *str, int num, void *stream)
             while (*ns == ' ' || *ns == '\t') ns++;
             for (size_t e = strlen(ns); e > 0 && (ns[e - 1] == ' ' || ns[e - 1] == '\t');) ns[--e] = '\0';
             if (strcmp(ns, "connection") != 0 && strcmp(ns, "console") != 0 && strcmp(ns, "safety") != 0) {
-                char f[96];
+                char f[FRAG_CAP];
                 frag(f, sizeof f, ns);
                 fail(c, _("unknown section [%s] (sections: [connection], [console], [safety])"), f);
             }
@@ -192,7 +195,7 @@ static const struct {
 static void set_value(parse_ctx *c, int k, const char *v)
 {
     at_cfgfile *o = c->out;
-    char f[96], err[512];
+    char f[FRAG_CAP], err[512];
     double d;
     switch (k) {
     case K_REDIS: {
@@ -209,10 +212,7 @@ static void set_value(parse_ctx *c, int k, const char *v)
     case K_DATABASE: {
         const char *sep = strstr(v, "://");
         if (!sep || (strncmp(v, "postgresql", 10) != 0 && strncmp(v, "postgres://", 11) != 0)) {
-            char *red = at_url_redact(v);
-            at_conninfo_scrub(red);   /* a keyword string's password too */
-            frag(f, sizeof f, red);
-            free(red);
+            frag(f, sizeof f, v);     /* a keyword string's password hidden too */
             fail(c, _("database: expected postgresql://user:password@host:port/dbname, got \"%s\""), f);
             return;
         }
@@ -256,7 +256,7 @@ static void set_value(parse_ctx *c, int k, const char *v)
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     parse_ctx *c = user;
-    char s[96], n[96];
+    char s[FRAG_CAP], n[FRAG_CAP];
     frag(s, sizeof s, section);
     frag(n, sizeof n, name);
     if (!*section) {

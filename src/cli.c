@@ -45,9 +45,7 @@ static void errorf(const char *fmt, ...)
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    char *safe = at_text_sanitize(buf);
-    fprintf(stderr, "aethertop: %s\n", safe);
-    free(safe);
+    at_eprintf("aethertop: %s\n", buf);
 }
 
 static double wall_now(void)
@@ -315,7 +313,13 @@ static int cmd_stats(cli_ctx *c, bool metrics)
         char a[32], b[32], m[32];
         fmt_count(st.active, a, sizeof a);
         fmt_count(st.total_requests, b, sizeof b);
-        printf(_("Redis %s  role %s  version %s\n"), at_redis_describe(c->r), s->info.role, s->info.version);
+        /* what the server says (and a unix socket's path) may hold control characters */
+        char *where = at_text_sanitize(at_redis_describe(c->r)), *role = at_text_sanitize(s->info.role),
+             *version = at_text_sanitize(s->info.version);
+        printf(_("Redis %s  role %s  version %s\n"), where, role, version);
+        free(where);
+        free(role);
+        free(version);
         human_bytes(s->info.used_memory, m, sizeof m);
         printf(_("memory %s  clients %lld  ops/s %lld  keys %lld  hits %lld  misses %lld  evicted %lld  expired %lld\n"),
                m, s->info.connected_clients, s->info.ops_per_sec, s->info.dbsize, s->info.keyspace_hits,
@@ -380,7 +384,11 @@ static int cmd_list(cli_ctx *c, const char *keyword)
         fmt_count((long long)sel.n, total, sizeof total);
         if (shown) printf(_("rows %d–%zu of %s"), offset + 1, (size_t)offset + shown, total);
         else printf(_("no rows (of %s)"), total);
-        if (kw.matched_user_id) printf(_(" · user %s"), kw.matched_user_id);
+        if (kw.matched_user_id) {
+            char *id = at_text_sanitize(kw.matched_user_id);
+            printf(_(" · user %s"), id);
+            free(id);
+        }
         printf("\n");
     }
     at_selection_free(&sel);
@@ -429,9 +437,11 @@ static int cmd_affinity(cli_ctx *c, const char *ident)
     } else {
         char *name = at_text_sanitize(u.username ? u.username : "-");
         char *mail = at_text_sanitize(u.email ? u.email : "-");
-        printf(_("user %s <%s>  id %s  api keys %zu  affinities %zu\n"), name, mail, u.user_id, u.n_key_ids, sel.n);
+        char *id = at_text_sanitize(u.user_id);
+        printf(_("user %s <%s>  id %s  api keys %zu  affinities %zu\n"), name, mail, id, u.n_key_ids, sel.n);
         free(name);
         free(mail);
+        free(id);
         if (sel.n) print_rows(s, &sel, 0, sel.n);
     }
     at_selection_free(&sel);
@@ -958,8 +968,9 @@ static int cmd_clear(cli_ctx *c, int argc, char **argv)
         if (nargs != 2) return usage_error(_("usage: aethertop clear provider-mapping PROVIDER_ID GLOBAL_MODEL_ID"));
         return clear_mappings(c, AT_CLEAR_PROVIDER_MAPPING, args);
     }
-    char msg[256];
-    snprintf(msg, sizeof msg, _("unknown clear target \"%.64s\""), what);
+    char msg[512], *v = at_value_shown(what, AT_SHOWN_MAX_CPS);
+    snprintf(msg, sizeof msg, _("unknown clear target \"%s\""), v);
+    free(v);
     return usage_error(msg);
 }
 
@@ -991,17 +1002,21 @@ int at_cli_run(const at_config *cfg, const at_cli_opts *opts, int argc, char **a
         bool takes_none = false;
         for (size_t i = 0; i < sizeof no_args / sizeof no_args[0]; i++)
             if (strcmp(cmd, no_args[i]) == 0) takes_none = true;
-        char msg[256];
+        /* the argument quoted: the first one too many of a known command, else the command */
+        bool known = takes_none || strcmp(cmd, "list") == 0 || strcmp(cmd, "affinity") == 0;
+        const char *extra = takes_none ? argv[1] : known && argc > 2 ? argv[2] : cmd;
+        char msg[512], *v = at_value_shown(extra, AT_SHOWN_MAX_CPS);
         if (takes_none)
-            snprintf(msg, sizeof msg, _("%s takes no arguments, got \"%.64s\""), cmd, argv[1]);
+            snprintf(msg, sizeof msg, _("%s takes no arguments, got \"%s\""), cmd, v);
         else if (strcmp(cmd, "list") == 0)
-            snprintf(msg, sizeof msg, _("list takes at most one KEYWORD, got \"%.64s\" too"), argv[2]);
+            snprintf(msg, sizeof msg, _("list takes at most one KEYWORD, got \"%s\" too"), v);
         else if (strcmp(cmd, "affinity") == 0 && argc == 1)
             snprintf(msg, sizeof msg, "%s", _("affinity needs a user: aethertop affinity USER_IDENTIFIER"));
         else if (strcmp(cmd, "affinity") == 0)
-            snprintf(msg, sizeof msg, _("affinity takes one USER_IDENTIFIER, got \"%.64s\" too"), argv[2]);
+            snprintf(msg, sizeof msg, _("affinity takes one USER_IDENTIFIER, got \"%s\" too"), v);
         else
-            snprintf(msg, sizeof msg, _("unknown command \"%.64s\""), cmd);
+            snprintf(msg, sizeof msg, _("unknown command \"%s\""), v);
+        free(v);
         rc = usage_error(msg);
     }
     at_redis_close(c.r);

@@ -6,6 +6,7 @@
  * contain a password. */
 #include "aethertop/config.h"
 #include "aethertop/secret.h"
+#include "aethertop/text.h"
 
 #include <libpq-fe.h>
 
@@ -242,11 +243,28 @@ static void url_secret_spans(const char *url, bool all_values, span_fn fn, void 
         fn(ctx, m.start, m.end);
 }
 
+/* A name that says its value is secret, beyond libpq's own options:
+ * ENCRYPTION_KEY, a key, a secret, a token (for values quoted in messages,
+ * where hiding too much costs nothing). */
+static bool secret_name(const char *name, size_t n)
+{
+    static const char *const words[] = {"passwd", "key", "secret", "token", NULL};
+    char *dup = dup_n(name, n);
+    if (!dup)
+        return true;
+    bool secret = false;
+    for (const char *const *w = words; *w && !secret; w++)
+        secret = strcasestr(dup, *w) != NULL;
+    free(dup);
+    return secret;
+}
+
 /* The values of secret options in a keyword/value string, read the way
  * libpq reads it: blanks around '=', '...' quoting, backslash escapes in
  * and out of quotes. Where libpq would stop with a syntax error, the rest
- * of the string is hidden when it mentions a password. */
-static void kv_secret_spans(const char *s, span_fn fn, void *ctx)
+ * of the string is hidden when it mentions a password. With any_secret,
+ * the value of every name secret_name() flags is hidden too. */
+static void kv_secret_spans(const char *s, bool any_secret, span_fn fn, void *ctx)
 {
     const char *p = s;
     while (*p) {
@@ -280,7 +298,8 @@ static void kv_secret_spans(const char *s, span_fn fn, void *ctx)
                     p++;
             ve = p;
         }
-        if (secret_keyword(ks, (size_t)(ke - ks), false))
+        if (secret_keyword(ks, (size_t)(ke - ks), false) ||
+            (any_secret && secret_name(ks, (size_t)(ke - ks))))
             fn(ctx, (size_t)(vs - s), (size_t)(ve - s));
         continue;
     bad:
@@ -290,13 +309,13 @@ static void kv_secret_spans(const char *s, span_fn fn, void *ctx)
     }
 }
 
-/* Either kind of connection string. */
-static void conninfo_secret_spans(const char *s, span_fn fn, void *ctx)
+/* Either kind of connection string (any_secret: see kv_secret_spans). */
+static void conninfo_secret_spans(const char *s, bool any_secret, span_fn fn, void *ctx)
 {
     if (strstr(s, "://"))
         url_secret_spans(s, false, fn, ctx);
     else
-        kv_secret_spans(s, fn, ctx);
+        kv_secret_spans(s, any_secret, fn, ctx);
 }
 
 typedef struct {
@@ -315,25 +334,41 @@ static void redact_span(void *vctx, size_t start, size_t end)
     c->done = end;
 }
 
-static char *url_redact(const char *url, bool all_values)
+/* A copy of s with each span that `spans` finds replaced by "***". */
+static char *redact_with(const char *s, bool flag, void (*spans)(const char *, bool, span_fn, void *))
 {
-    if (!url)
+    if (!s)
         return NULL;
-    size_t len = strlen(url);
+    size_t len = strlen(s);
     /* each hidden part starts after at least one byte of its own (':', '=',
-     * '?' or '&') and grows to at most "***" */
+     * '?', '&' or a blank) and grows to at most "***" */
     char *out = malloc(4 * len + 8);
     if (!out)
         return NULL;
-    redact_ctx c = {url, out, 0, 0};
-    url_secret_spans(url, all_values, redact_span, &c);
-    memcpy(out + c.o, url + c.done, len - c.done + 1);
+    redact_ctx c = {s, out, 0, 0};
+    spans(s, flag, redact_span, &c);
+    memcpy(out + c.o, s + c.done, len - c.done + 1);
     return out;
+}
+
+static char *url_redact(const char *url, bool all_values)
+{
+    return redact_with(url, all_values, url_secret_spans);
 }
 
 char *at_url_redact(const char *url)
 {
     return url_redact(url, false);
+}
+
+char *at_value_shown(const char *value, size_t max_cps)
+{
+    char *hidden = redact_with(value ? value : "", true, conninfo_secret_spans);
+    if (!hidden)
+        abort(); /* out of memory */
+    char *shown = at_text_shown(hidden, max_cps);
+    at_wipe_free(hidden, strlen(hidden));
+    return shown;
 }
 
 typedef struct {
@@ -355,7 +390,7 @@ size_t at_conninfo_scrub(char *s)
 {
     scrub_ctx c = {s, 0};
     if (s)
-        conninfo_secret_spans(s, scrub_span, &c);
+        conninfo_secret_spans(s, false, scrub_span, &c);
     return c.n;
 }
 
@@ -363,7 +398,7 @@ bool at_conninfo_has_secret(const char *s)
 {
     scrub_ctx c = {NULL, 0};
     if (s)
-        conninfo_secret_spans(s, scrub_span, &c);
+        conninfo_secret_spans(s, false, scrub_span, &c);
     return c.n > 0;
 }
 

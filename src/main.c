@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #ifndef AT_BUILD_TYPE
 #define AT_BUILD_TYPE "?"
@@ -162,7 +163,9 @@ static int help_for(const char *name)
     }
     const cmd_help *c = find_command(name);
     if (!c) {
-        fprintf(stderr, _("aethertop: no command \"%.64s\" (see aethertop --help)\n"), name);
+        char *v = at_value_shown(name, AT_SHOWN_MAX_CPS);
+        at_eprintf(_("aethertop: no command \"%s\" (see aethertop --help)\n"), v);
+        free(v);
         return AT_EXIT_USAGE;
     }
     print_command_help(c);
@@ -197,7 +200,9 @@ static int parse_int(const char *s, const char *name, int *out)
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < -1000000000L || v > 1000000000L) {
-        fprintf(stderr, _("aethertop: %s: not an integer: \"%s\"\n"), name, s);
+        char *shown = at_value_shown(s, AT_SHOWN_MAX_CPS);
+        at_eprintf(_("aethertop: %s: not an integer: \"%s\"\n"), name, shown);
+        free(shown);
         return -1;
     }
     *out = (int)v;
@@ -209,7 +214,9 @@ static int parse_seconds(const char *s, const char *name, double *out)
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || !(v > 0) || v > 3600) {
-        fprintf(stderr, _("aethertop: %s: expected seconds more than 0 and at most 3600, got \"%s\"\n"), name, s);
+        char *shown = at_value_shown(s, AT_SHOWN_MAX_CPS);
+        at_eprintf(_("aethertop: %s: expected seconds more than 0 and at most 3600, got \"%s\"\n"), name, shown);
+        free(shown);
         return -1;
     }
     *out = v;
@@ -256,7 +263,7 @@ static int apply_config_file(const at_cfgfile *cf, at_config_flags *flags)
     char err[512];
     /* (its warnings are printed once, from at_config_resolve, which reads it again) */
     if (flags->env_file && at_envfile_load(flags->env_file, env_lookup, &ef, err, sizeof err) < 0) {
-        fprintf(stderr, "aethertop: %s\n", err);
+        at_eprintf("aethertop: %s\n", err);
         return -1;
     }
     static const char *const redis_settings[] = {"REDIS_URL", "REDIS_SENTINEL_HOSTS", "REDIS_HOST", "REDIS_PORT", NULL};
@@ -275,7 +282,12 @@ int main(int argc, char **argv)
 {
     at_heap_setup(); /* before any thread */
     at_i18n_init();
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core dumps holding secrets */
+    /* no core dumps holding secrets: non-dumpable (nor ptrace-able, nor its
+     * /proc files readable by the same user), and a core size limit of 0,
+     * soft and hard, for where fs.suid_dumpable = 2 dumps non-dumpable
+     * processes too (systemd-coredump and apport honour the limit) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     enum { O_REDIS = 1000, O_DB, O_ENV, O_TIMEOUT, O_JSON, O_YES, O_RO, O_LIMIT, O_OFFSET, O_AUDIT,
            O_CA, O_CERT, O_KEY, O_INSECURE, O_DELAY, O_THEME, O_HELP, O_VERSION, O_WINDOW, O_HOURS,
            O_CONFIG, O_CSV };
@@ -337,7 +349,9 @@ int main(int argc, char **argv)
         case O_THEME: con.theme = optarg; break;
         case O_WINDOW:
             if ((cli.window_s = at_parse_window(optarg)) < 0) {
-                fprintf(stderr, _("aethertop: --window: expected a duration like 5m, 1h or 24h, got \"%s\"\n"), optarg);
+                char *v = at_value_shown(optarg, AT_SHOWN_MAX_CPS);
+                at_eprintf(_("aethertop: --window: expected a duration like 5m, 1h or 24h, got \"%s\"\n"), v);
+                free(v);
                 return AT_EXIT_USAGE;
             }
             break;
@@ -345,8 +359,9 @@ int main(int argc, char **argv)
             char *end;
             cli.hours = strtod(optarg, &end);
             if (!*optarg || *end || !(cli.hours > 0) || cli.hours > 720) {
-                fprintf(stderr, _("aethertop: --hours: expected hours more than 0 and at most 720, got \"%s\"\n"),
-                        optarg);
+                char *v = at_value_shown(optarg, AT_SHOWN_MAX_CPS);
+                at_eprintf(_("aethertop: --hours: expected hours more than 0 and at most 720, got \"%s\"\n"), v);
+                free(v);
                 return AT_EXIT_USAGE;
             }
             break;
@@ -367,9 +382,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, _("aethertop: --%s takes no value (see aethertop --help)\n"), known->name);
             else if (optopt > 0x20 && optopt < 0x7f)
                 fprintf(stderr, _("aethertop: unknown option \"-%c\" (see aethertop --help)\n"), optopt);
-            else
-                fprintf(stderr, _("aethertop: unknown or ambiguous option \"%s\" (see aethertop --help)\n"),
-                        argv[optind - 1]);
+            else {
+                /* named without its value: "--redis-password=...", a URL given
+                 * to a mistyped --redis, are not repeated */
+                const char *arg = argv[optind - 1];
+                char *name = strndup(arg, strcspn(arg, "="));
+                if (!name) abort();
+                char *v = at_text_shown(name, AT_SHOWN_MAX_CPS);
+                at_eprintf(_("aethertop: unknown or ambiguous option \"%s\" (see aethertop --help)\n"), v);
+                free(v);
+                free(name);
+            }
             return AT_EXIT_USAGE;
         }
         }
@@ -392,7 +415,7 @@ int main(int argc, char **argv)
         fprintf(stderr, _("aethertop: --redis-key needs --redis-cert (the client certificate it belongs to)\n"));
         return AT_EXIT_USAGE;
     }
-    if (flags.redis_url && strchr(flags.redis_url, '@'))
+    if (flags.redis_url && (strchr(flags.redis_url, '@') || at_conninfo_has_secret(flags.redis_url)))
         fprintf(stderr, _("aethertop: warning: a password on the command line is visible to other users; "
                           "put REDIS_URL in the environment or --env-file instead\n"));
     if (flags.database_url && at_conninfo_has_secret(flags.database_url))
@@ -407,14 +430,12 @@ int main(int argc, char **argv)
     const char *cpath = config_path;
     if (!cpath && at_cfgfile_default_path(env_lookup, defpath, sizeof defpath) == 0) cpath = defpath;
     if (cpath && at_cfgfile_load(cpath, config_path != NULL, &cf, err, sizeof err) < 0) {
-        fprintf(stderr, "aethertop: %s\n", err);
+        at_eprintf("aethertop: %s\n", err);
         return AT_EXIT_USAGE;
     }
-    if (cf.warning[0]) fprintf(stderr, _("aethertop: warning: %s\n"), cf.warning);
+    if (cf.warning[0]) at_eprintf(_("aethertop: warning: %s\n"), cf.warning);
     if (cf.columns && at_console_columns_check(cf.columns, err, sizeof err) < 0) {
-        char *safe = at_text_sanitize(err);   /* the value may hold control characters */
-        fprintf(stderr, "aethertop: %s:%d: %s\n", cf.path, cf.columns_line, safe ? safe : err);
-        free(safe);
+        at_eprintf("aethertop: %s:%d: %s\n", cf.path, cf.columns_line, err);
         at_cfgfile_free(&cf);
         return AT_EXIT_USAGE;
     }
@@ -431,9 +452,9 @@ int main(int argc, char **argv)
     int resolved = at_config_resolve(&cfg, &flags, env_lookup, err, sizeof err);
     scrub_password(argv_redis);
     scrub_password(argv_database);
-    for (size_t i = 0; i < cfg.n_warnings; i++) fprintf(stderr, _("aethertop: warning: %s\n"), cfg.warnings[i]);
+    for (size_t i = 0; i < cfg.n_warnings; i++) at_eprintf(_("aethertop: warning: %s\n"), cfg.warnings[i]);
     if (resolved < 0) {
-        fprintf(stderr, "aethertop: %s\n", err);
+        at_eprintf("aethertop: %s\n", err);
         at_config_free(&cfg);
         at_cfgfile_free(&cf);
         return AT_EXIT_USAGE;

@@ -568,6 +568,35 @@ void at_redis_abandon(at_redis *r, const char *why)
 const char *at_redis_describe(const at_redis *r) { return r->describe; }
 unsigned long long at_redis_round_trips(const at_redis *r) { return r->round_trips; }
 
+/* Why AUTH was refused, as an error may say it: the server's reply up to
+ * its first quote (a server that does not know AUTH, renamed away or a
+ * proxy, quotes the arguments: "ERR unknown command 'AUTH', with args
+ * beginning with: 'PASSWORD'", and cuts a long one, so a piece of the
+ * password would be left), at most 120 bytes, any copy of the password
+ * that is still there hidden as "***". */
+static void auth_refused(at_redis *r, const redisReply *rep, const char *password)
+{
+    char why[128 + 4];
+    size_t n = 0, pl = strlen(password);
+    size_t end = rep->str ? strcspn(rep->str, "'\"`") : 0;
+    if (end > rep->len) end = rep->len;
+    bool cut = end < rep->len;
+    if (end > 120) { end = 120; cut = true; }
+    for (size_t i = 0; i < end && n < 120;) {
+        if (i + pl <= end && memcmp(rep->str + i, password, pl) == 0) {
+            memcpy(why + n, "***", 3);
+            n += 3;
+            i += pl;
+        } else {
+            why[n++] = rep->str[i++];
+        }
+    }
+    while (n > 0 && (why[n - 1] == ' ' || why[n - 1] == ',' || why[n - 1] == ':')) n--;
+    why[n] = '\0';
+    fail(r, "authentication failed: %s%s", why, cut ? " …" : "");
+    explicit_bzero(why, sizeof why);
+}
+
 /* AUTH (ACL user when given); the password never appears in errors.
  * 0, -1 when the connection failed, -2 when the server refused it. */
 static int redis_auth(at_redis *r, const char *user, const char *password)
@@ -585,7 +614,7 @@ static int redis_auth(at_redis *r, const char *user, const char *password)
     r->out_len = 0;
     if (!rep) return -1;
     int ok = rep->type != REDIS_REPLY_ERROR;
-    if (!ok) fail(r, "authentication failed: %.*s", (int)(rep->len > 120 ? 120 : rep->len), rep->str);
+    if (!ok) auth_refused(r, rep, password);
     freeReplyObject(rep);
     return ok ? 0 : -2;
 }

@@ -6,6 +6,7 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,7 @@ bool at_cp_is_unsafe(uint32_t cp)
 {
     if (cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F))
         return true;
-    if (cp == 0x200E || cp == 0x200F)
+    if (cp == 0x061C || cp == 0x200E || cp == 0x200F) /* ALM, LRM, RLM */
         return true;
     if (cp >= 0x202A && cp <= 0x202E)
         return true;
@@ -319,11 +320,58 @@ char *at_text_sanitize(const char *s)
     return sb_finish(&b);
 }
 
+char *at_text_shown(const char *s, size_t max_cps)
+{
+    char *safe = at_text_sanitize(s ? s : "");
+    if (!safe)
+        abort(); /* out of memory */
+    /* cut after max_cps code points (never inside one), marked with an ellipsis */
+    size_t len = strlen(safe), i = 0, n = 0;
+    while (i < len && n < max_cps) {
+        uint32_t cp;
+        i += at_utf8_decode(safe + i, len - i, &cp);
+        n++;
+    }
+    if (i < len) {
+        char *cut = realloc(safe, i + sizeof "…");
+        if (!cut)
+            abort();
+        memcpy(cut + i, "…", sizeof "…");
+        safe = cut;
+    }
+    return safe;
+}
+
+void at_eprintf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *line = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (line)
+        vsnprintf(line, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    /* the message's own line end is kept; any other line break, control
+     * character or invalid byte in it is shown as a symbol */
+    bool eol = line && n > 0 && line[n - 1] == '\n';
+    if (eol)
+        line[n - 1] = '\0';
+    char *safe = line ? at_text_sanitize(line) : NULL;
+    if (safe)
+        fprintf(stderr, "%s%s", safe, eol ? "\n" : "");
+    else
+        fputs("aethertop: out of memory\n", stderr);
+    free(safe);
+    free(line);
+}
+
 /* ---------------------------------------------------------------- JSON */
 
 static bool json_needs_escape(uint32_t cp)
 {
-    return cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x200E && at_cp_is_unsafe(cp));
+    return cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x061C && at_cp_is_unsafe(cp));
 }
 
 char *at_json_harden(const char *json)

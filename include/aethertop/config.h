@@ -89,6 +89,15 @@ void at_redis_target_free(at_redis_target *t);
  * "://" are copied as they are. malloc'd. */
 char *at_url_redact(const char *url);
 
+/* A value from outside (an argument, a setting, a path) as a message may
+ * quote it: what may be a secret hidden as "***" (at_url_redact's parts of
+ * a URL; in a keyword/value or NAME=value text, the values of password
+ * options and of names that mention a password, key, secret or token),
+ * then made harmless for a terminal and cut after max_cps code points with
+ * "…" (at_text_shown). Every value a message echoes goes through
+ * this. malloc'd (aborts when out of memory). */
+#define AT_SHOWN_MAX_CPS 64
+char *at_value_shown(const char *value, size_t max_cps);
 /* Overwrite with '*', in place, whatever in a connection string may be a
  * secret: what at_url_redact hides in a URL; in a keyword/value string the
  * value of every secret option, read as libpq reads it (blanks around '=',

@@ -266,7 +266,7 @@ SANITIZER_MARKERS = harness.SANITIZER_MARKERS
 
 # Raw bytes that must never reach a terminal from data: C0 controls except
 # \n and \t, DEL; C1 controls and bidi controls as UTF-8.
-_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xaa-\xae]"
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]"
                           rb"|\xe2\x81[\xa6-\xa9]")
 
 

@@ -8,7 +8,11 @@ Covered: unknown options (long, short, clustered short), a missing value,
 a value given to a flag that takes none, --limit/--offset/--window/--hours/
 --timeout out of range or not numbers, unknown commands, known commands with
 too many or too few arguments, clear without a target or with a wrong one,
-help for an unknown command, a missing config file, bad Redis URLs; Redis
+help for an unknown command, a missing config file, bad Redis URLs;
+hostile arguments (escape sequences, C1 and bidi controls, invalid UTF-8,
+passwords and keys where a value is echoed) and hostile paths and settings
+that a message names: their bytes reach stderr only made visible and with
+any secret hidden; Redis
 unreachable, not Redis (PostgreSQL's port), silent, wrong password, no
 password; PostgreSQL unreachable and a PostgreSQL without the gateway's
 tables.
@@ -33,17 +37,20 @@ PASSWORD_WARNING = re.compile(r"^aethertop: warning: a password on the command l
 class CliErrorBase(harness.IntegrationTest):
 
     def assert_one_line_error(self, args, pattern, rc=2, env=None, secrets=()):
-        rc_got, out, err = self.ctx.run_aethertop(args, env=env, timeout=60)
-        what = " ".join(args)
-        self.assertNoSanitizerReport(err, what)
+        """stderr's bytes are checked as they are: no sanitizer report, no raw
+        control or bidi character, valid UTF-8."""
+        rc_got, out, err = self.ctx.run_aethertop(args, env=env, timeout=60, binary=True)
+        what = repr(args)
+        xs.assert_clean(self, what, out, err)
+        err = err.decode("utf-8")
         self.assertEqual(rc_got, rc, "exit status of aethertop %s; stderr: %r" % (what, err))
-        self.assertEqual(out, "", "stdout of aethertop %s" % what)
+        self.assertEqual(out, b"", "stdout of aethertop %s" % what)
         lines = [l for l in err.splitlines() if not PASSWORD_WARNING.match(l)]
         self.assertEqual(len(lines), 1, "one line for aethertop %s, got %r" % (what, err))
         self.assertTrue(lines[0].startswith("aethertop: "), lines[0])
         self.assertRegex(lines[0], pattern, "the message of aethertop %s" % what)
         for s in secrets:
-            self.assertNotIn(s, err, "a password in the message of aethertop %s" % what)
+            self.assertNotIn(s, err, "a secret in the message of aethertop %s" % what)
         return lines[0]
 
 
@@ -98,6 +105,84 @@ class UsageErrors(CliErrorBase):
     def test_password_not_echoed_in_a_usage_error(self):
         url = "redis://:%s@127.0.0.1:99999/0" % REDIS_PW
         self.assert_one_line_error(["--redis", url, "list"], r"--redis: bad port", secrets=[REDIS_PW])
+
+
+ESC, BEL, CSI, RLO = "\x1b", "\x07", "\x9b", "\u202e"
+RAW_FF = os.fsdecode(b"\xff")          # a byte that is not UTF-8, passed as it is
+ARG_PW = "ArgEcho-pw-6c1d0e"
+
+
+class HostileArguments(CliErrorBase):
+    """What a message echoes from the command line, a path or a setting goes
+    to stderr made harmless: control characters, bidi controls and bytes that
+    are not UTF-8 become visible symbols (an argument cannot move the cursor,
+    retitle the window, set the clipboard or reorder the line), and the value
+    of a password or key never appears, however it was mistyped."""
+
+    # (args, what the line says: the value shown as visible symbols)
+    CONTROLS = [
+        (["list", "--limit", ESC + "[31mX" + RAW_FF], r'--limit: not an integer: "\u241b\[31mX\ufffd"'),
+        (["list", "--offset", ESC + "]0;title" + BEL], r'--offset: not an integer: "\u241b\]0;title\u2407"'),
+        (["hits", "--window", ESC + "[2J"], r'--window: .* got "\u241b\[2J"'),
+        (["ttl-advice", "--hours", CSI + "31m"], r'--hours: .* got "\ufffd31m"'),
+        (["list", "--timeout", RLO + "5"], r'--timeout: .* got "\ufffd5"'),
+        (["--delay", ESC + "]52;c;QUJD" + BEL], r'--delay: .* got "\u241b\]52;c;QUJD\u2407"'),
+        (["--bo" + ESC + "[1mgus", "list"], r'unknown or ambiguous option "--bo\u241b\[1mgus"'),
+        (["help", "x" + ESC + "[1m"], r'no command "x\u241b\[1m"'),
+        (["fro" + ESC + "b"], r'unknown command "fro\u241bb"'),
+        (["stats", RAW_FF + ESC], r'stats takes no arguments, got "\ufffd\u241b"'),
+        (["--env-file", "/nonexistent/" + ESC + "[31m.env", "list"], r"/nonexistent/\u241b\[31m\.env: cannot open"),
+        (["--config", "/nonexistent/" + ESC + "[31m.conf", "list"], r"/nonexistent/\u241b\[31m\.conf: cannot read"),
+    ]
+
+    def test_control_characters_are_made_visible(self):
+        for args, pattern in self.CONTROLS:
+            with self.subTest(args=args):
+                self.assert_one_line_error(args, pattern)
+
+    def test_libpq_message_quoting_a_setting_is_made_visible(self):
+        """libpq quotes the bad keyword of a DATABASE_URL keyword string."""
+        self.assert_one_line_error(["list"], r'DATABASE_URL: invalid connection option "\u241b\]0;x\u2407"',
+                                env={"DATABASE_URL": "host=127.0.0.1 %s]0;x%s=1" % (ESC, BEL)})
+
+    def test_config_file_values_are_cut_between_characters_and_hide_passwords(self):
+        """A value the config file's error quotes: cut after whole characters
+        (it was cut inside one, so stderr was not UTF-8), a password hidden."""
+        tmp = tempfile.mkdtemp(prefix="at-cli-errors-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "aethertop.conf")
+        for line, pattern in ((b"timeout = a" + b"\x1b" * 70, r'timeout: .* got "a(\u241b){59}…"$'),
+                              (b"timeout = " + "é".encode() * 30 + b"\x1b" * 40, r'got "é{30}(\u241b){30}…"$'),
+                              (("database = host=h password=%s" % ARG_PW).encode(), r'got "host=h password=\*\*\*"$'),
+                              (("database = mysql://u:%s@h/d" % ARG_PW).encode(), r'got "mysql://u:\*\*\*@h/d"$')):
+            with self.subTest(line=line):
+                with open(path, "wb") as f:
+                    f.write(b"[connection]\n" + line + b"\n")
+                os.chmod(path, 0o600)
+                self.assert_one_line_error(["--config", path, "list"], pattern, secrets=[ARG_PW])
+
+    LONG = "x" * 80
+    SECRETS = [
+        # an unknown or ambiguous option is named without its value
+        (["--redi=redis://:%s@127.0.0.1/0" % ARG_PW, "list"], r'unknown or ambiguous option "--redi"'),
+        (["--database-url=postgresql://u:%s@h/d" % ARG_PW, "list"], r'unknown or ambiguous option "--database-url"'),
+        (["--redis-password=%s" % ARG_PW, "list"], r'unknown or ambiguous option "--redis-password"'),
+        (["--encryption-key=%s" % ARG_PW, "list"], r'unknown or ambiguous option "--encryption-key"'),
+        # a value that is echoed: a URL's password, a keyword string's, NAME=value of a secret
+        (["stats", "redis://:%s@127.0.0.1/0" % ARG_PW], r'stats takes no arguments, got "redis://:\*\*\*@127'),
+        (["redis://:%s%s@127.0.0.1/0" % (ARG_PW, LONG)], r'unknown command "redis://:\*\*\*@127\.0\.0\.1/0"'),
+        (["list", "a", "postgresql://u:%s@h/d" % ARG_PW], r'list takes at most one KEYWORD, got "postgresql://u:\*\*\*@h/d" too'),
+        (["affinity", "a", "host=h password=%s" % ARG_PW], r'affinity takes one USER_IDENTIFIER, got "host=h password=\*\*\*" too'),
+        (["clear", "ENCRYPTION_KEY=%s" % ARG_PW], r'unknown clear target "ENCRYPTION_KEY=\*\*\*"'),
+        (["help", "REDIS_PASSWORD=%s" % ARG_PW], r'no command "REDIS_PASSWORD=\*\*\*"'),
+        (["list", "--limit", "redis://:%s@h/0" % ARG_PW], r'--limit: not an integer: "redis://:\*\*\*@h/0"'),
+        (["list", "--timeout", "password=%s" % ARG_PW], r'--timeout: .* got "password=\*\*\*"'),
+    ]
+
+    def test_secrets_in_arguments_are_not_echoed(self):
+        for args, pattern in self.SECRETS:
+            with self.subTest(args=args):
+                self.assert_one_line_error(args, pattern, secrets=[ARG_PW, ARG_PW[-6:]])
 
 
 class ServerErrors(CliErrorBase):

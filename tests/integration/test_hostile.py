@@ -466,6 +466,22 @@ class HostileTest(harness.IntegrationTest):
         rc, out, err = self.run_at(["affinity", CLS + "nobody" + OSC52], expect_rc=1)
         self.assertIn("\u241b[2Jnobody", err)
 
+    def test_hostile_user_id_in_human_output(self):
+        """users.id is printed by `affinity USER` ("id ...") and `list USER`
+        ("· user ..."); one holding escape sequences is shown as symbols."""
+        L = harness.sql_literal
+        uid, name = "h-u-" + OSC52 + CLS + "id", "hostile-id-user"
+        self.ctx.psql("INSERT INTO users (id, username, email, password_hash) VALUES (%s, %s, %s, 'x');"
+                      "INSERT INTO api_keys (id, user_id, key_hash, key_encrypted, name) VALUES "
+                      "('h-k-id', %s, 'h-k-id', '', 'id key');" % (L(uid), L(name), L("id@example.com"), L(uid)))
+        self.addCleanup(self.ctx.psql, "DELETE FROM api_keys WHERE id = 'h-k-id'; DELETE FROM users WHERE id = %s;"
+                        % L(uid))
+        self.ctx.redis("SETEX", "cache_affinity:h-k-id:CLAUDE:h-g-1", 3600, good())
+        rc, out, err = self.run_at(["affinity", name])
+        self.assertIn("id h-u-\u241b]52;c;aGFja2Vk\u2407\u241b[2Jid", out)
+        rc, out, err = self.run_at(["list", name])
+        self.assertIn("user h-u-\u241b]52;c;aGFja2Vk\u2407\u241b[2Jid", out)
+
     def test_mappings(self):
         doc, err = self.run_json(["mappings"])
         d = doc["data"]

@@ -9,6 +9,9 @@ them cannot be inspected.
   * a password given on the command line is wiped from the process's argument
     memory, so /proc/<pid>/cmdline (ps, top) of a running aethertop does not
     show it;
+  * it writes no core file: its core size limit is 0, soft and hard, even
+    when started with an unlimited one (a non-dumpable process still dumps
+    core where fs.suid_dumpable is 2, as systemd-coredump and apport set it);
   * the process is non-dumpable: another process of the same (unprivileged)
     user cannot read its /proc/<pid>/environ, where REDIS_URL and
     DATABASE_URL passwords live, while a dumpable process of that user can
@@ -24,6 +27,7 @@ The private Redis requires a password (requirepass) and has an ACL user.
 import json
 import os
 import pwd
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -84,7 +88,11 @@ class SecretsTest(harness.IntegrationTest):
     # ------------------------------------------------------------ warnings
 
     def test_password_on_command_line_warns(self):
-        for flag, value in (("--redis", self.url()), ("--redis", self.url(user="oncall", pw=ACL_PW))):
+        # the password in user:PASSWORD@, or in the query (redis-py reads
+        # ?password=, its name percent-encoded too)
+        for flag, value in (("--redis", self.url()), ("--redis", self.url(user="oncall", pw=ACL_PW)),
+                            ("--redis", self.url(pw=None) + "?password=" + REDIS_PW),
+                            ("--redis", self.url(pw=None) + "?pass%77ord=" + REDIS_PW)):
             rc, out, err = self.run_at(["list", "--json", flag, value], expect_rc=0)
             self.assertIn("warning", err)
             self.assertIn("command line", err)
@@ -169,6 +177,21 @@ class SecretsTest(harness.IntegrationTest):
                 self.assertNotEqual(rc, 0, "%s with %s" % (args, env))
             self.assertIn(phrase, err, "%s with %s" % (args, env))
             self.assertLessEqual(len(err.strip().splitlines()), 2, err)
+
+    def test_auth_refusal_quoting_the_password_is_not_shown(self):
+        """A server that does not know AUTH (renamed away, a proxy) answers
+        "ERR unknown command 'AUTH', with args beginning with: 'PASSWORD'":
+        the reason is shown without the arguments it quotes."""
+        srv = xs.start_redis(self, self.tmp, "redis-noauth", args=["--rename-command", "AUTH", ""])
+        long_pw = WRONG_PW + "-" + "p" * 150       # Redis cuts what it quotes: a prefix only
+        for user, pw in (("", WRONG_PW), ("oncall", ACL_PW), ("", long_pw)):
+            with self.subTest(user=user, pw=pw[:20]):
+                rc, out, err = self.run_at(["stats"], env={"REDIS_URL": self.url(user=user, pw=pw, port=srv.port)},
+                                           expect_rc=3)
+                self.assertRegex(err, r"^aethertop: Redis 127\.0\.0\.1:%d: authentication failed: ERR unknown command"
+                                 % srv.port)
+                self.assertNotIn(pw[:12], err)
+                self.assertEqual(len(err.splitlines()), 1, err)
 
     def test_env_file_errors_hide_values(self):
         path = os.path.join(self.tmp, "gateway.env")
@@ -283,6 +306,28 @@ class SecretsTest(harness.IntegrationTest):
         control.kill()
         control.communicate()
         # let the pause end for the next test
+        harness.wait_for(lambda: not harness.redis_stalled(self.srv.port, password=REDIS_PW), timeout=15)
+
+    def test_no_core_file_limit(self):
+        """The build users run (no sanitizers: ASan lowers the soft limit
+        itself), started with the largest core size limit it may have,
+        runs with 0, soft and hard."""
+        binary = test_valgrind.plain_binary()
+        env = self.ctx.env({"REDIS_URL": self.url(), "ASAN_OPTIONS": "detect_leaks=0",
+                            "HOME": self.tmp, "XDG_CONFIG_HOME": self.tmp, "XDG_STATE_HOME": self.tmp})
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        self.assertNotEqual(hard, 0, "the test cannot start a process allowed to dump core")
+        self.pause_redis(6000)
+        proc = subprocess.Popen([binary, "list", "--timeout", "6"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (hard, hard)))
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.communicate()))
+        harness.wait_connected(proc, self.srv.port, timeout=5)
+        with open("/proc/%d/limits" % proc.pid) as f:
+            line = [l for l in f if l.startswith("Max core file size")]
+        self.assertEqual(line[0].split()[4:6], ["0", "0"], line[0])
+        proc.kill()
+        proc.communicate()
         harness.wait_for(lambda: not harness.redis_stalled(self.srv.port, password=REDIS_PW), timeout=15)
 
     def test_cmdline_hides_database_passwords_in_every_form(self):

@@ -103,7 +103,7 @@ static void test_errors_name_the_line(void **state)
     expect_error("[connection]\ndatabase = mysql://x\n", "/etc/at/config:2: database: expected postgresql://");
     /* the value quoted in the error hides a keyword string's password */
     expect_error("[connection]\ndatabase = host=h password = KwSecret\n",
-                 "database: expected postgresql://user:password@host:port/dbname, got \"host=h password = ********\"");
+                 "database: expected postgresql://user:password@host:port/dbname, got \"host=h password = ***\"");
     expect_error("[console]\ntheme = a\ntheme = b\n", "/etc/at/config:3: \"theme\" given twice in [console]");
     expect_error("[console]\ntheme =\n", "/etc/at/config:2: \"theme\" has no value");
     expect_error("[console\ntheme = a\n", "/etc/at/config:1: syntax error");

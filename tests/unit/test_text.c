@@ -1,6 +1,7 @@
 /* test_text.c — unit tests of src/text.c: UTF-8 validation and coding,
  * unsafe code points, lowering and case-insensitive search, terminal
- * sanitising, JSON hardening and Python float repr. */
+ * sanitising, JSON hardening and Python float repr; and at_value_shown
+ * (config.c), the one form in which a message quotes a value from outside. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aethertop/config.h"
 #include "aethertop/text.h"
 
 static bool valid(const char *s)
@@ -98,10 +100,10 @@ static void test_unsafe(void **state)
 {
     (void)state;
     const uint32_t unsafe[] = {0x00, 0x07, 0x0A, 0x1B, 0x1F, 0x7F, 0x80, 0x85, 0x9B, 0x9F,
-                               0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+                               0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
                                0x2066, 0x2067, 0x2068, 0x2069};
     const uint32_t safe[] = {0x20, 'a', 0x7E, 0xA0, 0xE9, 0x200B, 0x200D, 0x2028, 0x2029,
-                             0x2065, 0x206A, 0x202F, 0xFFFD, 0x1F511};
+                             0x2065, 0x206A, 0x202F, 0xFFFD, 0x1F511, 0x061B, 0x061D};
     for (size_t i = 0; i < sizeof unsafe / sizeof *unsafe; i++)
         assert_true(at_cp_is_unsafe(unsafe[i]));
     for (size_t i = 0; i < sizeof safe / sizeof *safe; i++)
@@ -183,10 +185,54 @@ static void test_sanitize(void **state)
     check_sanitize("a\xe2\x80\xae" "b", "a\xef\xbf\xbd" "b");          /* RLO */
     check_sanitize("\xe2\x81\xa6\xe2\x81\xa9", "\xef\xbf\xbd\xef\xbf\xbd"); /* LRI PDI */
     check_sanitize("\xe2\x80\x8f", "\xef\xbf\xbd");                    /* RLM */
+    check_sanitize("a\xd8\x9c" "b", "a\xef\xbf\xbd" "b");              /* ALM, a mark like RLM */
     check_sanitize("x\xffy", "x\xef\xbf\xbdy");
     check_sanitize("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     check_sanitize("\xe2\x80\x8d", "\xe2\x80\x8d"); /* ZWJ is harmless */
     assert_null(at_text_sanitize(NULL));
+}
+
+static void check_shown(const char *in, size_t max, const char *want)
+{
+    char *got = at_value_shown(in, max);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_value_shown(void **state)
+{
+    (void)state;
+    check_shown("5x", 64, "5x");
+    check_shown(NULL, 64, "");
+    /* made visible, like at_text_sanitize */
+    check_shown("a\x1b[31m\xff", 64, "a\xe2\x90\x9b[31m\xef\xbf\xbd");
+    check_shown("\xe2\x80\xae" "x", 64, "\xef\xbf\xbdx");
+    /* secrets: a URL's password and secret query values, a keyword string's
+     * password, NAME=value of a name that says secret */
+    check_shown("redis://:pw@h:6379/0", 64, "redis://:***@h:6379/0");
+    check_shown("--redi=redis://u:pw@h", 64, "--redi=redis://u:***@h");
+    check_shown("postgresql://u@h/d?sslpassword=pw&sslmode=require", 64,
+                "postgresql://u@h/d?sslpassword=***&sslmode=require");
+    check_shown("host=h password = 'a b' dbname=d", 64, "host=h password = '***' dbname=d");
+    check_shown("ENCRYPTION_KEY=k", 64, "ENCRYPTION_KEY=***");
+    check_shown("REDIS_PASSWORD=pw", 64, "REDIS_PASSWORD=***");
+    check_shown("--redis-password=pw", 64, "--redis-password=***");
+    check_shown("api_token=t x_secret=s", 64, "api_token=*** x_secret=***");
+    check_shown("the password is pw", 64, "***");
+    /* hidden before it is cut: a password past the cut is not half shown */
+    check_shown("redis://:0123456789abcdef@h", 10, "redis://:*\xe2\x80\xa6");
+    /* cut after whole code points, with an ellipsis */
+    check_shown("\xc3\xa9\xc3\xa9\xc3\xa9", 2, "\xc3\xa9\xc3\xa9\xe2\x80\xa6");
+    check_shown("\x1b\x1b\x1b", 2, "\xe2\x90\x9b\xe2\x90\x9b\xe2\x80\xa6");
+    check_shown("abc", 3, "abc");
+    /* a name (no value): made visible and cut, nothing hidden */
+    char *name = at_text_shown("--redis-password\x1b", 64);
+    assert_string_equal(name, "--redis-password\xe2\x90\x9b");
+    free(name);
+    name = at_text_shown("\xc3\xa9\xc3\xa9", 1);
+    assert_string_equal(name, "\xc3\xa9\xe2\x80\xa6");
+    free(name);
 }
 
 static void check_harden(const char *in, const char *want)
@@ -207,6 +253,7 @@ static void test_json_harden(void **state)
     check_harden("{\"k\":\"\xe2\x80\xae\xe2\x81\xa6\xe2\x80\x8e\"}",
                  "{\"k\":\"\\u202e\\u2066\\u200e\"}");
     check_harden("{\"k\":\"a\xff" "b\"}", "{\"k\":\"a\\ufffdb\"}");
+    check_harden("{\"k\":\"\xd8\x9c\"}", "{\"k\":\"\\u061c\"}");
     check_harden("{\"k\":\"\xed\xa0\x80\"}", "{\"k\":\"\\ufffd\\ufffd\\ufffd\"}");
     /* escaped quotes do not end the string */
     check_harden("{\"k\":\"q\\\"\x7f\\\\\",\"n\":1}", "{\"k\":\"q\\\"\\u007f\\\\\",\"n\":1}");
@@ -275,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_unsafe),      cmocka_unit_test(test_lower),
         cmocka_unit_test(test_icontains),   cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_json_harden), cmocka_unit_test(test_pyfloat),
+        cmocka_unit_test(test_value_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
