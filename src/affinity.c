@@ -40,10 +40,11 @@ const char *at_record_status_id(at_record_status s)
 }
 
 /* The fields of a record, as either parser found them. */
-enum { F_AKEY, F_FORMAT, F_MODEL, F_PROVIDER, F_ENDPOINT, F_KEY, F_CREATED, F_EXPIRE, F_COUNT, F__N };
-static const char *const FIELD_NAMES[F__N] = {"affinity_key", "api_format", "model_name", "provider_id",
-                                              "endpoint_id", "key_id", "created_at", "expire_at",
-                                              "request_count"};
+/* No "affinity_key": the gateway's list_affinities always takes it from the
+ * key name, whatever the value says. */
+enum { F_FORMAT, F_MODEL, F_PROVIDER, F_ENDPOINT, F_KEY, F_CREATED, F_EXPIRE, F_COUNT, F__N };
+static const char *const FIELD_NAMES[F__N] = {"api_format", "model_name", "provider_id", "endpoint_id",
+                                              "key_id", "created_at", "expire_at", "request_count"};
 typedef enum { V_ABSENT, V_NULL, V_STRING, V_NUMBER, V_OTHER } value_kind;
 typedef struct {
     value_kind kind;
@@ -57,7 +58,8 @@ static at_record_status record_from_fields(at_interner *in, const char *key, siz
                                            const field_value f[F__N], at_affinity *row)
 {
     /* key parts as the gateway's list_affinities splits them: part 1 the
-     * affinity key, part 2 the api format, part 3 the model name */
+     * affinity key (always the key's, a field of that name in the value is
+     * overwritten), part 2 the api format, part 3 the model name */
     const char *part[3] = {0};
     size_t plen[3] = {0};
     const char *end = key + klen, *p = memchr(key, ':', klen);
@@ -71,13 +73,14 @@ static at_record_status record_from_fields(at_interner *in, const char *key, siz
     for (int i = 0; i < F__N; i++)
         if (f[i].kind == V_OTHER || (i < F_CREATED ? f[i].kind == V_NUMBER : f[i].kind == V_STRING))
             return AT_REC_WRONG_TYPE;
-    /* JSON fields win; a key part is interned only when its field is absent */
+    /* JSON fields win over parts 2 and 3; a key part is interned only when
+     * its field is absent */
     const char *text[F_CREATED] = {0};
     for (int i = 0; i < F_CREATED; i++) {
+        bool from_key = i == F_FORMAT || i == F_MODEL;
         if (f[i].kind == V_STRING) text[i] = at_intern(in, f[i].str, f[i].str_len);
-        else if (f[i].kind == V_ABSENT && i < 3 && part[i]) text[i] = at_intern(in, part[i], plen[i]);
-        else if (f[i].kind == V_ABSENT && (i == F_FORMAT || i == F_MODEL))
-            text[i] = at_intern(in, "unknown", 7); /* the gateway's fallback */
+        else if (f[i].kind == V_ABSENT && from_key && part[i + 1]) text[i] = at_intern(in, part[i + 1], plen[i + 1]);
+        else if (f[i].kind == V_ABSENT && from_key) text[i] = at_intern(in, "unknown", 7); /* the gateway's fallback */
     }
     if (f[F_CREATED].kind == V_NUMBER) row->created_at = f[F_CREATED].num;
     if (f[F_EXPIRE].kind == V_NUMBER) row->expire_at = f[F_EXPIRE].num;
@@ -85,8 +88,8 @@ static at_record_status record_from_fields(at_interner *in, const char *key, siz
     /* 1e400 parses as infinity: no JSON form, like NaN (the reference's
      * response would fail to serialise it) */
     if (isinf(row->created_at) || isinf(row->expire_at) || isinf(count)) return AT_REC_NOT_JSON;
-    if (!text[F_AKEY] || !*text[F_AKEY]) return AT_REC_BAD_KEY;
-    row->affinity_key = text[F_AKEY];
+    if (!part[0] || plen[0] == 0) return AT_REC_BAD_KEY;
+    row->affinity_key = at_intern(in, part[0], plen[0]);
     row->api_format = text[F_FORMAT];
     row->model_name = text[F_MODEL];
     row->provider_id = text[F_PROVIDER];

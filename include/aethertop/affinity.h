@@ -19,7 +19,7 @@ typedef enum {
     AT_REC_NOT_OBJECT,  /* valid JSON but not an object */
     AT_REC_BAD_UTF8,    /* key or value bytes are not UTF-8 */
     AT_REC_WRONG_TYPE,  /* a number where a string belongs, etc. */
-    AT_REC_BAD_KEY,     /* key lacks the affinity_key part and the value has none */
+    AT_REC_BAD_KEY,     /* key lacks the affinity_key part (the value cannot give one) */
     AT_REC__COUNT
 } at_record_status;
 
@@ -29,7 +29,7 @@ const char *at_record_status_id(at_record_status s);     /* for JSON: not_json, 
 /* Indexes into the snapshot's look-up tables; -1 = no row. */
 typedef struct {
     const char *redis_key;      /* full key (arena) */
-    const char *affinity_key;   /* interned; the user's api_keys.id */
+    const char *affinity_key;   /* interned; the user's api_keys.id, always the key's part 1 */
     const char *api_format;     /* interned, may be NULL */
     const char *model_name;     /* interned, raw stored value (usually a GlobalModel id) */
     const char *provider_id;    /* interned, may be NULL */

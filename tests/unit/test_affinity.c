@@ -95,7 +95,6 @@ static void test_readings(void **state)
     assert_int_equal(both("cache_affinity:ak", "{}", 2, &row), AT_REC_OK);
     assert_string_equal(row.api_format, "unknown");       /* the gateway's fallback */
     assert_int_equal(both("cache_affinity:", "{}", 2, &row), AT_REC_BAD_KEY);
-    assert_int_equal(both_s("{\"affinity_key\": null}", NULL), AT_REC_BAD_KEY);
     assert_int_equal(both_s("{\"provider_id\": 5}", NULL), AT_REC_WRONG_TYPE);
     assert_int_equal(both_s("{\"created_at\": \"5\"}", NULL), AT_REC_WRONG_TYPE);
     assert_int_equal(both_s("{\"created_at\": true}", NULL), AT_REC_WRONG_TYPE);
@@ -105,6 +104,25 @@ static void test_readings(void **state)
     assert_int_equal(both_s("\xff", NULL), AT_REC_BAD_UTF8);
     assert_int_equal(both_s("{\"request_count\": 1e30}", &row), AT_REC_OK);
     assert_int_equal(row.request_count, 999999999999999LL);  /* clamped */
+}
+
+/* The gateway's list_affinities sets affinity_key from the key name over
+ * whatever the value holds: a field of that name neither names the row's
+ * API key nor stands in for a key without one. */
+static void test_affinity_key_only_from_the_key(void **state)
+{
+    (void)state;
+    at_affinity row;
+    static const char *const values[] = {"{\"affinity_key\": \"other-key\"}", "{\"affinity_key\": null}",
+                                         "{\"affinity_key\": \"\"}", "{\"affinity_key\": 5}",
+                                         "{\"affinity_key\": [\"x\"], \"key_id\": \"k\"}"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        assert_int_equal(both_s(values[i], &row), AT_REC_OK);
+        assert_string_equal(row.affinity_key, "ak-1");
+    }
+    const char *v = "{\"affinity_key\": \"from-value\", \"provider_id\": \"p\"}";
+    assert_int_equal(both("cache_affinity:", v, strlen(v), NULL), AT_REC_BAD_KEY);
+    assert_int_equal(both("cache_affinity::CLAUDE:m", v, strlen(v), NULL), AT_REC_BAD_KEY);
 }
 
 /* Inputs at every boundary of the fast reader: each must read the same. */
@@ -237,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_record),
         cmocka_unit_test(test_readings),
+        cmocka_unit_test(test_affinity_key_only_from_the_key),
         cmocka_unit_test(test_edge_cases_agree),
         cmocka_unit_test(test_mutations_agree),
         cmocka_unit_test(test_python_verdicts),
