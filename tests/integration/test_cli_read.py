@@ -562,5 +562,72 @@ class ReadCommands(harness.IntegrationTest):
         self.assertIsNone(re.search(r"[\x00-\x1f\x7f]", out.rstrip("\n")), "raw control byte in JSON")
 
 
+class ReferenceEdges(harness.IntegrationTest):
+    """Values the gateway never writes but a hand-edited or damaged Redis can
+    hold, each checked against what the reference's code does with it (worked
+    out from reference/000_3c3c6f2ba77ebf24 and the gateway's json.loads and
+    int(), not from aethertop). The PostgreSQL rows are the fixture's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fx = fixture.Fixture()
+        cls.fx.load_pg(cls.ctx)
+
+    def setUp(self):
+        self.ctx.flushdb()
+
+    def run_json(self, args):
+        rc, out, err = self.ctx.run_aethertop(list(args) + ["--json"], env=fixture.dev_env())
+        self.assertEqual(rc, 0, err)
+        return json.loads(out)
+
+    def set(self, pairs, ttl=300):
+        for reply in self.ctx.r.pipeline([("SETEX", k, ttl, v) if ttl else ("SET", k, v) for k, v in pairs]):
+            if isinstance(reply, harness.RedisError):
+                raise reply
+
+    def test_mapping_values_read_with_pythons_json_and_int(self):
+        """The mapping view's json.loads is Python's json module (NaN and
+        Infinity are numbers), its hit counters go through int(), and an
+        entry whose loop or look-up raises is an error (resolve) or skipped
+        (provider level)."""
+        G, RES, PG, PGH = fixture.G_SONNET, fixture.RES, fixture.PG, fixture.PGH
+        gm = {"id": G, "name": "claude-sonnet-4", "display_name": "Claude Sonnet 4", "is_active": True}
+        self.set([
+            (RES + "sonnet", json.dumps(gm)[:-1] + ', "score": NaN, "w": [Infinity, -Infinity]}'),
+            (RES + "nan-top", "NaN"),
+            (RES + "num-id", json.dumps({"id": 5, "name": "x"})),
+            (RES + "nul", b"NOT_FOUND\x00x"),
+            (PG + "%s:%s" % (P_ANT, G), json.dumps({"provider_model_name": "claude-sonnet-4-20250514",
+                                                     "provider_model_mappings": [{"name": "sonnet"}]})[:-1]
+             + ', "price": NaN}'),
+            (PG + "%s:%s" % (P_OAI, G), json.dumps({"provider_model_name": "claude-sonnet-4",
+                                                     "provider_model_mappings": 5})),
+            (PG + "%s:%s" % (P_OAI, fixture.G_GPT4O), json.dumps({"provider_model_name": "gpt-4o-x"})),
+        ])
+        self.set([(PGH + "%s:%s" % (P_ANT, G), " 1_000\r"), (PGH + "%s:%s" % (P_OAI, fixture.G_GPT4O), " ")],
+                 ttl=None)
+        data = self.run_json(["mappings"])["data"]
+        for entry in (data["mappings"] or []) + (data["unmapped"] or []) + (data["provider_model_mappings"] or []):
+            if entry["ttl"] is not None:
+                self.assertTrue(0 < entry["ttl"] <= 300, entry)
+                entry["ttl"] = 300
+        self.assertEqual(data["mappings"], [
+            {"mapping_name": "sonnet", "global_model_name": "claude-sonnet-4",
+             "global_model_display_name": "Claude Sonnet 4", "providers": ["Anthropic Main", "OpenAI Proxy"],
+             "ttl": 300}])
+        self.assertEqual(data["unmapped"], [
+            {"mapping_name": "nan-top", "status": "error", "ttl": None},    # nan.get(): AttributeError
+            {"mapping_name": "nul", "status": "invalid", "ttl": 300},       # not "NOT_FOUND"
+            {"mapping_name": "num-id", "status": "error", "ttl": None},     # varchar = integer refused
+        ])
+        self.assertEqual(data["provider_model_mappings"], [
+            {"provider_id": P_ANT, "provider_name": "Anthropic Main", "global_model_id": G,
+             "global_model_name": "claude-sonnet-4", "global_model_display_name": "Claude Sonnet 4",
+             "provider_model_name": "claude-sonnet-4-20250514", "aliases": ["sonnet"], "ttl": 300,
+             "hit_count": 1000}])
+
+
 if __name__ == "__main__":
     harness.main()
