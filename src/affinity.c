@@ -99,6 +99,9 @@ static at_record_status record_from_fields(at_interner *in, const char *key, siz
      * the cast of a larger double is undefined, and sums must not overflow */
     row->request_count = count > 999999999999999.0 ? INT64_C(999999999999999)
                        : count < -999999999999999.0 ? -INT64_C(999999999999999) : (int64_t)count;
+    /* what the list shows: the value itself (null, 2.5, 9.2e18) */
+    if (f[F_COUNT].kind == V_NULL) row->request_count_odd = NAN;
+    else if ((double)row->request_count != count) row->request_count_odd = count;
     return AT_REC_OK;
 }
 

@@ -30,6 +30,14 @@ cJSON *at_json_string_or_null(const char *s)
 static void add_str(cJSON *o, const char *k, const char *v) { cJSON_AddItemToObject(o, k, at_json_string_or_null(v)); }
 static void add_num(cJSON *o, const char *k, double v) { cJSON_AddItemToObject(o, k, at_json_number_or_null(v)); }
 static void add_int(cJSON *o, const char *k, long long v) { cJSON_AddNumberToObject(o, k, (double)v); }
+/* request_count as the value held it: affinity.get("request_count", 0) */
+static void add_count(cJSON *o, const at_affinity *a)
+{
+    if (isnan(a->request_count_odd)) cJSON_AddNullToObject(o, "request_count");
+    else if (a->request_count_odd != 0) add_num(o, "request_count", a->request_count_odd);
+    else add_int(o, "request_count", a->request_count);
+}
+
 static void add_ttl(cJSON *o, const char *k, long long ttl)
 {
     if (ttl > 0) add_int(o, k, ttl);
@@ -67,7 +75,7 @@ cJSON *at_report_list_item(const at_snapshot *s, const at_affinity *a)
     add_str(o, "api_format", a->api_format);
     add_num(o, "created_at", a->created_at);
     add_num(o, "expire_at", a->expire_at);
-    add_int(o, "request_count", a->request_count);
+    add_count(o, a);
     return o;
 }
 
@@ -125,7 +133,7 @@ cJSON *at_report_user_affinity(const at_snapshot *s, const at_user_info *u, cons
         add_str(o, "model_name", a->model_name);
         add_num(o, "created_at", a->created_at);
         add_num(o, "expire_at", a->expire_at);
-        add_int(o, "request_count", a->request_count);
+        add_count(o, a);
         cJSON_AddItemToArray(arr, o);
     }
     add_int(root, "total_endpoints", (long long)sel->n);

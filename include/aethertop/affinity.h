@@ -37,7 +37,11 @@ typedef struct {
     const char *key_id;         /* interned, may be NULL (provider key id) */
     double created_at;          /* NAN when absent/null */
     double expire_at;           /* NAN when absent/null */
-    int64_t request_count;      /* 0 when absent */
+    int64_t request_count;      /* 0 when absent or null; clamped to 15 digits, fraction dropped */
+    /* The JSON's request_count when request_count cannot say it as the
+     * reference shows it: NAN for null, else a number with a fraction or past
+     * the clamp; 0 when request_count is exact. */
+    double request_count_odd;
     int32_t api_key, user, provider, endpoint, provider_key, global_model;
 } at_affinity;
 

@@ -587,6 +587,31 @@ class ReferenceEdges(harness.IntegrationTest):
             if isinstance(reply, harness.RedisError):
                 raise reply
 
+    def test_list_request_count_as_stored(self):
+        """The reference shows affinity.get("request_count", 0): a null stays
+        null, a fraction or a huge number stays what it is; only an absent
+        field is 0."""
+        now = time.time()
+        counts = {"null": None, "half": 2.5, "huge": 9.2e18, "neg": -9.2e18, "tiny": 1e-300, "big": 1e300,
+                  "int": 7}
+        pairs = []
+        for i, (name, count) in enumerate(sorted(counts.items())):
+            v = {"provider_id": P_ANT, "endpoint_id": fixture.E_ANT_CLAUDE, "key_id": fixture.PK_ANT1,
+                 "created_at": now, "expire_at": now + 100 + i, "request_count": count}
+            pairs.append(("cache_affinity:%s:CLAUDE:%s" % (K_MAIN, name), json.dumps(v)))
+        pairs.append(("cache_affinity:%s:CLAUDE:absent" % K_MAIN,
+                      json.dumps({"provider_id": P_ANT, "expire_at": now + 50})))
+        self.set(pairs)
+        items = self.run_json(["list"])["data"]["items"]
+        got = {i["global_model_id"]: i["request_count"] for i in items}
+        counts["absent"] = 0
+        self.assertEqual(got, counts)
+        for name, count in got.items():
+            self.assertIs(type(count), type(counts[name]), name)
+        # the user-affinity answer carries the same values
+        aff = {a["model_name"]: a["request_count"] for a in self.run_json(["affinity", "alice"])["affinities"]}
+        self.assertEqual(aff, counts)
+
     def test_mapping_values_read_with_pythons_json_and_int(self):
         """The mapping view's json.loads is Python's json module (NaN and
         Infinity are numbers), its hit counters go through int(), and an

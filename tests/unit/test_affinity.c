@@ -58,7 +58,8 @@ static at_record_status both(const char *key, const char *val, size_t vlen, at_a
                same_text(fast.model_name, general.model_name) && same_text(fast.provider_id, general.provider_id) &&
                same_text(fast.endpoint_id, general.endpoint_id) && same_text(fast.key_id, general.key_id) &&
                same_num(fast.created_at, general.created_at) && same_num(fast.expire_at, general.expire_at) &&
-               fast.request_count == general.request_count;
+               fast.request_count == general.request_count &&
+               same_num(fast.request_count_odd, general.request_count_odd);
     if (!same) fail_msg("readers differ (%s vs %s) on: %.*s", at_record_status_id(sf), at_record_status_id(sg),
                         (int)vlen, val ? val : "(null)");
     if (out) *out = fast;
@@ -104,6 +105,17 @@ static void test_readings(void **state)
     assert_int_equal(both_s("\xff", NULL), AT_REC_BAD_UTF8);
     assert_int_equal(both_s("{\"request_count\": 1e30}", &row), AT_REC_OK);
     assert_int_equal(row.request_count, 999999999999999LL);  /* clamped */
+    assert_true(row.request_count_odd == 1e30);              /* shown as stored */
+    assert_int_equal(both_s("{\"request_count\": 2.5}", &row), AT_REC_OK);
+    assert_int_equal(row.request_count, 2);
+    assert_true(row.request_count_odd == 2.5);
+    assert_int_equal(both_s("{\"request_count\": null}", &row), AT_REC_OK);
+    assert_int_equal(row.request_count, 0);
+    assert_true(isnan(row.request_count_odd));
+    assert_int_equal(both_s("{\"request_count\": 12}", &row), AT_REC_OK);
+    assert_true(row.request_count == 12 && row.request_count_odd == 0);
+    assert_int_equal(both_s("{}", &row), AT_REC_OK);
+    assert_true(row.request_count == 0 && row.request_count_odd == 0);
 }
 
 /* The gateway's list_affinities sets affinity_key from the key name over
