@@ -14,9 +14,10 @@ size_t at_utf8_decode(const char *s, size_t len, uint32_t *cp);
 size_t at_utf8_encode(uint32_t cp, char out[4]);
 /* True for C0, DEL, C1 and bidi override/isolate controls. */
 bool at_cp_is_unsafe(uint32_t cp);
-/* Lower-case copy (Unicode simple lowering via towlower), malloc'd. */
+/* Lower-case copy as Python's str.lower() makes it (towlower, plus U+0130
+ * to "i" + U+0307 and the final sigma), malloc'd. */
 char *at_utf8_lower(const char *s);
-/* Case-insensitive substring: needle_lower must already be lowered. */
+/* needle_lower in hay.lower(): needle_lower must already be lowered. */
 bool at_utf8_icontains(const char *hay, const char *needle_lower);
 /* Copy for a terminal: unsafe code points and invalid bytes become visible
  * placeholders (U+FFFD or "\xNN"-free glyphs). malloc'd. */

@@ -612,6 +612,29 @@ class ReferenceEdges(harness.IntegrationTest):
         aff = {a["model_name"]: a["request_count"] for a in self.run_json(["affinity", "alice"])["affinities"]}
         self.assertEqual(aff, counts)
 
+    def test_list_substring_lowered_like_python(self):
+        """keyword.lower() in field.lower(), with Python's lower(): a capital
+        sigma ending a word lowers to the final sigma, U+0130 to "i" + U+0307."""
+        L = harness.sql_literal
+        users = [("u-greek", "ΟΔΟΣ", "greek@example.gr"), ("u-turk", "İstanbul", "turk@example.tr")]
+        self.ctx.psql("".join(
+            "INSERT INTO users (id, email, username, password_hash) VALUES (%s, %s, %s, 'x') "
+            "ON CONFLICT DO NOTHING; INSERT INTO api_keys (id, user_id, key_hash, name) VALUES "
+            "(%s, %s, %s, 'k') ON CONFLICT DO NOTHING;" % (L(u), L(e), L(n), L("k" + u), L(u), L("h" + u))
+            for u, n, e in users))
+        now = time.time()
+        self.set([("cache_affinity:k%s:CLAUDE:m" % u, json.dumps({"provider_id": P_ANT, "expire_at": now + 60}))
+                  for u, _n, _e in users])
+        expected = {"οδος": ["ku-greek"], "οδοσ": [], "ΟΔΟΣ": ["ku-greek"], "istanbul": [],
+                    "i\u0307stanbul": ["ku-turk"], "İst": ["ku-turk"], "i": ["ku-turk"]}
+        for keyword, keys in expected.items():
+            data = self.run_json(["list", keyword])["data"]
+            if keyword == "ΟΔΟΣ":      # the exact username resolves the user
+                self.assertEqual(data["matched_user_id"], "u-greek")
+            else:
+                self.assertIsNone(data["matched_user_id"], keyword)
+            self.assertEqual(sorted(i["affinity_key"] for i in data["items"]), keys, keyword)
+
     def test_mapping_values_read_with_pythons_json_and_int(self):
         """The mapping view's json.loads is Python's json module (NaN and
         Infinity are numbers), its hit counters go through int(), and an
