@@ -199,13 +199,15 @@ static void resolve_entries(at_mapping_stats *m, at_pg *pg, char **keys, size_t 
         if (id) sv_push(&gm_ids, id, strlen(id));
     }
     model_rows rows = {0};
-    if (pg && gm_ids.n)
+    if (pg && gm_ids.n &&
         at_pg_query_ids(pg,
                         "SELECT m.global_model_id, COALESCE(NULLIF(p.display_name, ''), p.name), "
                         "m.provider_model_name, m.provider_model_mappings::text "
                         "FROM models m JOIN providers p ON m.provider_id = p.id "
                         "WHERE m.global_model_id = ANY($1::text[]) AND m.is_active AND p.is_active",
-                        (const char *const *)gm_ids.v, gm_ids.n, collect_model, &rows);
+                        (const char *const *)gm_ids.v, gm_ids.n, collect_model, &rows) < 0)
+        snprintf(m->warning, sizeof m->warning, "PostgreSQL: %s; the providers of name mappings are not shown",
+                 at_pg_error(pg));
     for (size_t i = 0; i < n; i++) {
         const char *name = keys[i] + strlen(P_GM_RESOLVE);
         long long ttl = ttl_of(f->ttl[i]);
@@ -306,14 +308,14 @@ static int provider_entries(at_mapping_stats *m, at_redis *r, at_pg *pg, char **
     /* keys without a well-formed id pair get a harmless placeholder fetch */
     for (size_t i = 0; i < n; i++) if (!hits[i]) hits[i] = strdup(keys[i]);
     name_table prov = {0}, gms = {0};
-    if (pg) {
-        at_pg_query_ids(pg, "SELECT id, COALESCE(NULLIF(display_name, ''), name), name FROM providers "
-                            "WHERE id = ANY($1::text[]) AND is_active",
-                        (const char *const *)pids.v, pids.n, collect_names, &prov);
-        at_pg_query_ids(pg, "SELECT id, name, display_name FROM global_models "
-                            "WHERE id = ANY($1::text[]) AND is_active",
-                        (const char *const *)gids.v, gids.n, collect_names, &gms);
-    }
+    if (pg && (at_pg_query_ids(pg, "SELECT id, COALESCE(NULLIF(display_name, ''), name), name FROM providers "
+                                   "WHERE id = ANY($1::text[]) AND is_active",
+                               (const char *const *)pids.v, pids.n, collect_names, &prov) < 0 ||
+               at_pg_query_ids(pg, "SELECT id, name, display_name FROM global_models "
+                                   "WHERE id = ANY($1::text[]) AND is_active",
+                               (const char *const *)gids.v, gids.n, collect_names, &gms) < 0))
+        snprintf(m->warning, sizeof m->warning, "PostgreSQL: %s; provider-level mappings are not shown",
+                 at_pg_error(pg));
     name_table_index(&prov);
     name_table_index(&gms);
     fetched ff = {0};

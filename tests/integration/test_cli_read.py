@@ -677,5 +677,29 @@ class ReferenceEdges(harness.IntegrationTest):
              "hit_count": 1000}])
 
 
+class MappingsWhenPostgresFails(harness.IntegrationTest):
+    """A PostgreSQL look-up that fails part-way (here: no models table) is
+    said on stderr, not passed off as 'no provider maps this name'."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fx = fixture.Fixture()
+        cls.fx.load_pg(cls.ctx)
+        cls.ctx.psql("DROP TABLE models;")
+
+    def test_failed_lookup_is_a_warning(self):
+        gm = {"id": fixture.G_SONNET, "name": "claude-sonnet-4", "display_name": "Claude Sonnet 4"}
+        self.ctx.flushdb()
+        self.ctx.r.pipeline([("SETEX", fixture.RES + "sonnet", 300, json.dumps(gm))])
+        for args in (["mappings", "--json"], ["mappings"]):
+            rc, out, err = self.ctx.run_aethertop(args, env=fixture.dev_env())
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(err, r"warning: PostgreSQL: .*models.*; the providers of name mappings are not shown",
+                             args)
+        data = json.loads(self.ctx.run_aethertop(["mappings", "--json"], env=fixture.dev_env())[1])["data"]
+        self.assertEqual([m["mapping_name"] for m in data["mappings"]], ["sonnet"])
+
+
 if __name__ == "__main__":
     harness.main()
