@@ -88,7 +88,8 @@ static at_record_status record_from_fields(at_interner *in, const char *key, siz
     /* 1e400 parses as infinity: no JSON form, like NaN (the reference's
      * response would fail to serialise it) */
     if (isinf(row->created_at) || isinf(row->expire_at) || isinf(count)) return AT_REC_NOT_JSON;
-    if (!part[0] || plen[0] == 0) return AT_REC_BAD_KEY;
+    /* (a part that starts with a NUL byte is empty as a C string) */
+    if (!part[0] || plen[0] == 0 || part[0][0] == '\0') return AT_REC_BAD_KEY;
     row->affinity_key = at_intern(in, part[0], plen[0]);
     row->api_format = text[F_FORMAT];
     row->model_name = text[F_MODEL];
