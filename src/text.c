@@ -596,3 +596,11 @@ void at_format_pyfloat(double v, char *out, size_t outlen)
     }
     snprintf(out, outlen, "%s%s", sign, body);
 }
+
+void at_format_json_number(double v, char *out, size_t outlen)
+{
+    if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
+        snprintf(out, outlen, "%.0f", v == 0 ? 0.0 : v);
+    else
+        at_format_pyfloat(v, out, outlen);
+}

@@ -18,7 +18,7 @@ typedef enum {
     AT_REC_NOT_JSON,    /* value is not JSON (incl. NaN) */
     AT_REC_NOT_OBJECT,  /* valid JSON but not an object */
     AT_REC_BAD_UTF8,    /* key or value bytes are not UTF-8 */
-    AT_REC_WRONG_TYPE,  /* a number where a string belongs, etc. */
+    AT_REC_WRONG_TYPE,  /* a number where an id belongs, a text expire_at, etc. (see affinity.c) */
     AT_REC_BAD_KEY,     /* key lacks the affinity_key part (the value cannot give one) */
     AT_REC__COUNT
 } at_record_status;
@@ -37,11 +37,14 @@ typedef struct {
     const char *key_id;         /* interned, may be NULL (provider key id) */
     double created_at;          /* NAN when absent/null */
     double expire_at;           /* NAN when absent/null */
-    int64_t request_count;      /* 0 when absent or null; clamped to 15 digits, fraction dropped */
-    /* The JSON's request_count when request_count cannot say it as the
-     * reference shows it: NAN for null, else a number with a fraction or past
-     * the clamp; 0 when request_count is exact. */
-    double request_count_odd;
+    int64_t request_count;      /* 0 when absent, null or not a number; clamped to 15 digits, fraction dropped */
+    /* Interned JSON object of the fields the reference shows otherwise than
+     * the typed fields above say (it echoes the value): created_at that is
+     * not a number, expire_at that is a
+     * boolean or a falsy non-number (sorted as 1 for true, else as absent),
+     * request_count that is null, not a number, fractional or past the
+     * clamp. NULL when there are none. */
+    const char *odd;
     int32_t api_key, user, provider, endpoint, provider_key, global_model;
 } at_affinity;
 

@@ -27,5 +27,8 @@ char *at_text_sanitize(const char *s);
 char *at_json_harden(const char *json);
 /* Python repr() of a float ("300.0", "0.1", "1e+16"). */
 void at_format_pyfloat(double v, char *out, size_t outlen);
+/* A JSON number of unknown form as Python would most likely print what it
+ * read: a whole number below 2^53 as an integer, anything else as repr(). */
+void at_format_json_number(double v, char *out, size_t outlen);
 
 #endif

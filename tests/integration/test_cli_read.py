@@ -612,6 +612,41 @@ class ReferenceEdges(harness.IntegrationTest):
         aff = {a["model_name"]: a["request_count"] for a in self.run_json(["affinity", "alice"])["affinities"]}
         self.assertEqual(aff, counts)
 
+    def test_list_values_of_other_types_as_the_reference_shows_them(self):
+        """created_at and request_count are echoed by the reference whatever
+        their JSON type, and expire_at only has to sort as `expire_at or 0`;
+        ids of another type break its PostgreSQL look-ups (those records are
+        skipped and counted, and so is an api_format that is not text: SPEC,
+        a number where a string belongs)."""
+        now = time.time()
+        base = {"provider_id": P_ANT, "endpoint_id": fixture.E_ANT_CLAUDE, "key_id": fixture.PK_ANT1,
+                "created_at": now, "expire_at": now + 100, "request_count": 1}
+        shown = {"created-text": {"created_at": "yesterday"}, "created-list": {"created_at": [1, "x"]},
+                 "count-text": {"request_count": "5"}, "count-bool": {"request_count": True},
+                 "expire-true": {"expire_at": True}, "expire-empty": {"expire_at": ""}}
+        skipped = {"expire-text": {"expire_at": "soon"}, "provider-num": {"provider_id": 7},
+                   "model-bool": {"model_name": True}, "format-num": {"api_format": 5}}
+        pairs = []
+        for name, fields in list(shown.items()) + list(skipped.items()):
+            v = dict(base, **fields)
+            pairs.append(("cache_affinity:%s:CLAUDE:%s" % (K_MAIN, name), json.dumps(v)))
+        self.set(pairs)
+        rc, out, err = self.ctx.run_aethertop(["list", "--json"], env=fixture.dev_env())
+        self.assertEqual(rc, 0, err)
+        self.assertIn("4 unreadable affinities skipped (4 field of the wrong type)", err)
+        items = {i["global_model_id"]: i for i in json.loads(out)["data"]["items"]}
+        self.assertEqual(sorted(items), sorted(shown))
+        for name, fields in shown.items():
+            for field, value in fields.items():
+                self.assertEqual(items[name][field], value, name)
+                self.assertIs(type(items[name][field]), type(value), name)
+        # expire_at or 0: the others (now + 100) first, then True (1), then "" (0)
+        order = [i["global_model_id"] for i in json.loads(out)["data"]["items"]]
+        self.assertEqual(order[-2:], ["expire-true", "expire-empty"])
+        aff = {a["model_name"]: a for a in self.run_json(["affinity", "alice"])["affinities"]}
+        self.assertEqual(aff["count-text"]["request_count"], "5")
+        self.assertEqual(aff["created-text"]["created_at"], "yesterday")
+
     def test_list_substring_lowered_like_python(self):
         """keyword.lower() in field.lower(), with Python's lower(): a capital
         sigma ending a word lowers to the final sigma, U+0130 to "i" + U+0307."""

@@ -234,8 +234,10 @@ def records():
         (P + "h-k-u4:CLAUDE:m", b"\xff" * 1000, "bad_utf8"),
         # wrong types
         (P + "h-k-wt1:CLAUDE:m", good(provider_id=12345), "wrong_type"),
-        (P + "h-k-wt2:CLAUDE:m", good(created_at="yesterday"), "wrong_type"),
-        (P + "h-k-wt3:CLAUDE:m", good(request_count="5"), "wrong_type"),
+        # echoed by the reference whatever their type: shown as they are
+        (P + "h-k-wt2:CLAUDE:m", good(created_at="yesterday" + CLS), "ok"),
+        (P + "h-k-wt3:CLAUDE:m", good(request_count="5"), "ok"),
+        (P + "h-k-wt9:CLAUDE:m", good(expire_at="soon"), "wrong_type"),   # cannot be sorted
         (P + "h-k-wt4:CLAUDE:m", good(endpoint_id={"x": 1}), "wrong_type"),
         (P + "h-k-wt5:CLAUDE:m", good(key_id=[CLS]), "wrong_type"),
         (P + "h-k-wt6:CLAUDE:m", good(affinity_key=5), "ok"),
@@ -418,6 +420,8 @@ class HostileTest(harness.IntegrationTest):
         self.assertEqual(items["h-k-n4"]["request_count"], 1e300)
         self.assertEqual(items["h-k-n7"]["request_count"], 2.5)
         self.assertIsNone(items["h-k-null"]["request_count"])
+        self.assertEqual(items["h-k-wt2"]["created_at"], "yesterday" + CLS)
+        self.assertEqual(items["h-k-wt3"]["request_count"], "5")
         self.assertEqual(items["h-k-empty"]["request_count"], 0)
         self.assertEqual(items["h-k-n5"]["expire_at"], 1e300)
 
