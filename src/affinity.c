@@ -40,24 +40,96 @@ const char *at_record_status_id(at_record_status s)
 }
 
 /* The fields of a record, as either parser found them. */
-enum { F_AKEY, F_FORMAT, F_MODEL, F_PROVIDER, F_ENDPOINT, F_KEY, F_CREATED, F_EXPIRE, F_COUNT, F__N };
-static const char *const FIELD_NAMES[F__N] = {"affinity_key", "api_format", "model_name", "provider_id",
-                                              "endpoint_id", "key_id", "created_at", "expire_at",
-                                              "request_count"};
+/* No "affinity_key": the gateway's list_affinities always takes it from the
+ * key name, whatever the value says. */
+enum { F_FORMAT, F_MODEL, F_PROVIDER, F_ENDPOINT, F_KEY, F_CREATED, F_EXPIRE, F_COUNT, F__N };
+static const char *const FIELD_NAMES[F__N] = {"api_format", "model_name", "provider_id", "endpoint_id",
+                                              "key_id", "created_at", "expire_at", "request_count"};
 typedef enum { V_ABSENT, V_NULL, V_STRING, V_NUMBER, V_OTHER } value_kind;
 typedef struct {
     value_kind kind;
     const char *str;             /* V_STRING: the text, str_len bytes */
     size_t str_len;
-    double num;                  /* V_NUMBER */
+    double num;                  /* V_NUMBER; V_OTHER without item: a boolean (1 true, 0 false) */
+    const cJSON *item;           /* V_OTHER from the general reader: the value itself */
 } field_value;
+
+/* A field's value as JSON (for a row's odd fields). */
+static cJSON *field_json(const field_value *v)
+{
+    switch (v->kind) {
+    case V_NULL: return cJSON_CreateNull();
+    case V_NUMBER: {
+        char num[64];
+        at_format_json_number(v->num, num, sizeof num);
+        return cJSON_CreateRaw(num);
+    }
+    case V_STRING: {
+        char *text = strndup(v->str, v->str_len);
+        if (!text) abort();
+        cJSON *j = cJSON_CreateString(text);
+        free(text);
+        return j;
+    }
+    default: return v->item ? cJSON_Duplicate(v->item, true) : cJSON_CreateBool(v->num != 0);
+    }
+}
+
+/* Python's truth value of a field (what `x or 0` sees). */
+static bool field_truthy(const field_value *v)
+{
+    switch (v->kind) {
+    case V_STRING: return v->str_len > 0;
+    case V_NUMBER: return v->num != 0;
+    case V_OTHER:
+        if (!v->item) return v->num != 0;
+        if (cJSON_IsArray(v->item) || cJSON_IsObject(v->item)) return v->item->child != NULL;
+        return cJSON_IsTrue(v->item);
+    default: return false;
+    }
+}
+
+static bool field_is_bool(const field_value *v)
+{
+    return v->kind == V_OTHER && (!v->item || cJSON_IsBool(v->item));
+}
+
+/* Which fields of a record the reference shows whatever their JSON type,
+ * where the row keeps a typed value: created_at and request_count are only
+ * echoed, and expire_at only sorted as `expire_at or 0` (a boolean or a
+ * falsy value sorts; a non-empty text, list or object does not compare with
+ * numbers: the reference's listing fails on it). The ids go into
+ * PostgreSQL look-ups, which a number, boolean, list or object breaks; and
+ * like them api_format must be text (SPEC: a number where a string belongs
+ * is skipped). Returns false for a record of the wrong type. */
+static bool fields_typed_as_shown(const field_value f[F__N], bool odd[F__N])
+{
+    for (int i = 0; i < F__N; i++) {
+        value_kind k = f[i].kind;
+        odd[i] = false;
+        switch (i) {
+        case F_CREATED: odd[i] = k == V_STRING || k == V_OTHER; break;
+        case F_EXPIRE:
+            if (k == V_STRING || k == V_OTHER) {
+                if (field_truthy(&f[i]) && !field_is_bool(&f[i])) return false;
+                odd[i] = true;
+            }
+            break;
+        case F_COUNT: odd[i] = k == V_STRING || k == V_OTHER || k == V_NULL; break;
+        default:
+            if (k == V_NUMBER || k == V_OTHER) return false;
+        }
+    }
+    return true;
+}
 
 /* What the fields make of a record: the gateway's reading of one value. */
 static at_record_status record_from_fields(at_interner *in, const char *key, size_t klen,
                                            const field_value f[F__N], at_affinity *row)
 {
     /* key parts as the gateway's list_affinities splits them: part 1 the
-     * affinity key, part 2 the api format, part 3 the model name */
+     * affinity key (always the key's, a field of that name in the value is
+     * overwritten), part 2 the api format, part 3 the model name */
     const char *part[3] = {0};
     size_t plen[3] = {0};
     const char *end = key + klen, *p = memchr(key, ':', klen);
@@ -68,25 +140,27 @@ static at_record_status record_from_fields(at_interner *in, const char *key, siz
         plen[i] = (size_t)((next ? next : end) - start);
         p = next;
     }
-    for (int i = 0; i < F__N; i++)
-        if (f[i].kind == V_OTHER || (i < F_CREATED ? f[i].kind == V_NUMBER : f[i].kind == V_STRING))
-            return AT_REC_WRONG_TYPE;
-    /* JSON fields win; a key part is interned only when its field is absent */
+    bool odd[F__N];
+    if (!fields_typed_as_shown(f, odd)) return AT_REC_WRONG_TYPE;
+    /* JSON fields win over parts 2 and 3; a key part is interned only when
+     * its field is absent */
     const char *text[F_CREATED] = {0};
     for (int i = 0; i < F_CREATED; i++) {
+        bool from_key = i == F_FORMAT || i == F_MODEL;
         if (f[i].kind == V_STRING) text[i] = at_intern(in, f[i].str, f[i].str_len);
-        else if (f[i].kind == V_ABSENT && i < 3 && part[i]) text[i] = at_intern(in, part[i], plen[i]);
-        else if (f[i].kind == V_ABSENT && (i == F_FORMAT || i == F_MODEL))
-            text[i] = at_intern(in, "unknown", 7); /* the gateway's fallback */
+        else if (f[i].kind == V_ABSENT && from_key && part[i + 1]) text[i] = at_intern(in, part[i + 1], plen[i + 1]);
+        else if (f[i].kind == V_ABSENT && from_key) text[i] = at_intern(in, "unknown", 7); /* the gateway's fallback */
     }
     if (f[F_CREATED].kind == V_NUMBER) row->created_at = f[F_CREATED].num;
     if (f[F_EXPIRE].kind == V_NUMBER) row->expire_at = f[F_EXPIRE].num;
+    else if (odd[F_EXPIRE] && field_truthy(&f[F_EXPIRE])) row->expire_at = 1; /* true sorts as 1 */
     double count = f[F_COUNT].kind == V_NUMBER ? f[F_COUNT].num : 0;
     /* 1e400 parses as infinity: no JSON form, like NaN (the reference's
      * response would fail to serialise it) */
     if (isinf(row->created_at) || isinf(row->expire_at) || isinf(count)) return AT_REC_NOT_JSON;
-    if (!text[F_AKEY] || !*text[F_AKEY]) return AT_REC_BAD_KEY;
-    row->affinity_key = text[F_AKEY];
+    /* (a part that starts with a NUL byte is empty as a C string) */
+    if (!part[0] || plen[0] == 0 || part[0][0] == '\0') return AT_REC_BAD_KEY;
+    row->affinity_key = at_intern(in, part[0], plen[0]);
     row->api_format = text[F_FORMAT];
     row->model_name = text[F_MODEL];
     row->provider_id = text[F_PROVIDER];
@@ -96,6 +170,21 @@ static at_record_status record_from_fields(at_interner *in, const char *key, siz
      * the cast of a larger double is undefined, and sums must not overflow */
     row->request_count = count > 999999999999999.0 ? INT64_C(999999999999999)
                        : count < -999999999999999.0 ? -INT64_C(999999999999999) : (int64_t)count;
+    /* a count the integer cannot say (2.5, 9.2e18) is shown as it is */
+    if (f[F_COUNT].kind == V_NUMBER && (double)row->request_count != count) odd[F_COUNT] = true;
+    cJSON *shown = NULL;
+    for (int i = 0; i < F__N; i++) {
+        if (!odd[i]) continue;
+        if (!shown && !(shown = cJSON_CreateObject())) abort();
+        cJSON_AddItemToObject(shown, FIELD_NAMES[i], field_json(&f[i]));
+    }
+    if (shown) {
+        char *json = cJSON_PrintUnformatted(shown);
+        if (!json) abort();
+        row->odd = at_intern(in, json, strlen(json));
+        free(json);
+        cJSON_Delete(shown);
+    }
     return AT_REC_OK;
 }
 
@@ -128,6 +217,7 @@ static at_record_status parse_general(at_interner *in, const char *key, size_t k
             f[i].num = it->valuedouble;
         } else {
             f[i].kind = V_OTHER;
+            f[i].item = it;
         }
     }
     at_record_status st = record_from_fields(in, key, klen, f, row);
@@ -199,6 +289,7 @@ static int parse_fast(const char *val, size_t vlen, field_value f[F__N])
             fv.kind = V_NULL;
         } else if ((vl == 4 && memcmp(vs, "true", 4) == 0) || (vl == 5 && memcmp(vs, "false", 5) == 0)) {
             fv.kind = V_OTHER;
+            fv.num = vl == 4;
         } else if (vl > 0 && vl < 64 && at_json_number_len(vs, vl) == vl) {
             char num[64];
             memcpy(num, vs, vl);

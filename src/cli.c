@@ -503,8 +503,8 @@ static int cmd_mappings(cli_ctx *c)
             table_row(&un, m.unmapped[i].mapping_name, m.unmapped[i].status, m.unmapped[i].ttl > 0 ? ttl : "-");
         }
         table_print(&un);
-        if (m.warning[0]) errorf(_("warning: %s"), m.warning);
     }
+    if (m.warning[0]) errorf(_("warning: %s"), m.warning);
     at_mapping_stats_free(&m);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "aethertop/text.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,13 +199,15 @@ static void resolve_entries(at_mapping_stats *m, at_pg *pg, char **keys, size_t 
         if (id) sv_push(&gm_ids, id, strlen(id));
     }
     model_rows rows = {0};
-    if (pg && gm_ids.n)
+    if (pg && gm_ids.n &&
         at_pg_query_ids(pg,
                         "SELECT m.global_model_id, COALESCE(NULLIF(p.display_name, ''), p.name), "
                         "m.provider_model_name, m.provider_model_mappings::text "
                         "FROM models m JOIN providers p ON m.provider_id = p.id "
                         "WHERE m.global_model_id = ANY($1::text[]) AND m.is_active AND p.is_active",
-                        (const char *const *)gm_ids.v, gm_ids.n, collect_model, &rows);
+                        (const char *const *)gm_ids.v, gm_ids.n, collect_model, &rows) < 0)
+        snprintf(m->warning, sizeof m->warning, "PostgreSQL: %s; the providers of name mappings are not shown",
+                 at_pg_error(pg));
     for (size_t i = 0; i < n; i++) {
         const char *name = keys[i] + strlen(P_GM_RESOLVE);
         long long ttl = ttl_of(f->ttl[i]);
@@ -305,14 +308,14 @@ static int provider_entries(at_mapping_stats *m, at_redis *r, at_pg *pg, char **
     /* keys without a well-formed id pair get a harmless placeholder fetch */
     for (size_t i = 0; i < n; i++) if (!hits[i]) hits[i] = strdup(keys[i]);
     name_table prov = {0}, gms = {0};
-    if (pg) {
-        at_pg_query_ids(pg, "SELECT id, COALESCE(NULLIF(display_name, ''), name), name FROM providers "
-                            "WHERE id = ANY($1::text[]) AND is_active",
-                        (const char *const *)pids.v, pids.n, collect_names, &prov);
-        at_pg_query_ids(pg, "SELECT id, name, display_name FROM global_models "
-                            "WHERE id = ANY($1::text[]) AND is_active",
-                        (const char *const *)gids.v, gids.n, collect_names, &gms);
-    }
+    if (pg && (at_pg_query_ids(pg, "SELECT id, COALESCE(NULLIF(display_name, ''), name), name FROM providers "
+                                   "WHERE id = ANY($1::text[]) AND is_active",
+                               (const char *const *)pids.v, pids.n, collect_names, &prov) < 0 ||
+               at_pg_query_ids(pg, "SELECT id, name, display_name FROM global_models "
+                                   "WHERE id = ANY($1::text[]) AND is_active",
+                               (const char *const *)gids.v, gids.n, collect_names, &gms) < 0))
+        snprintf(m->warning, sizeof m->warning, "PostgreSQL: %s; provider-level mappings are not shown",
+                 at_pg_error(pg));
     name_table_index(&prov);
     name_table_index(&gms);
     fetched ff = {0};
@@ -365,14 +368,60 @@ static int provider_entries(at_mapping_stats *m, at_redis *r, at_pg *pg, char **
 
 /* ---- one cached value at a time (pure; declared in mapping.h) ---------------- */
 
+/* json.loads as the view calls it (Python's json module): NaN, Infinity and
+ * -Infinity are numbers, and truthy ones. cJSON knows none of them, so they
+ * are read as the infinite number 1e999 (as truthy; no field the view shows
+ * can hold a number). NULL when json.loads would raise. */
+static cJSON *py_json_loads(const char *val, size_t vlen)
+{
+    if (!at_json_valid(val, vlen)) return NULL;
+    if (!memchr(val, 'N', vlen) && !memchr(val, 'I', vlen)) return at_json_parse(val, vlen);
+    char *copy = malloc(vlen * 2 + 1);
+    if (!copy) abort();
+    size_t o = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < vlen;) {
+        char c = val[i];
+        if (in_string) {
+            copy[o++] = val[i++];
+            if (c == '\\' && i < vlen) copy[o++] = val[i++];
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        /* valid JSON: outside strings, N and I start only NaN and Infinity */
+        size_t word = c == 'N' ? 3 : c == 'I' ? 8 : c == '-' && i + 1 < vlen && val[i + 1] == 'I' ? 9 : 0;
+        if (word) {
+            const char *num = c == '-' ? "-1e999" : "1e999";
+            memcpy(copy + o, num, strlen(num));
+            o += strlen(num);
+            i += word;
+            continue;
+        }
+        in_string = c == '"';
+        copy[o++] = val[i++];
+    }
+    cJSON *doc = at_json_parse(copy, o);
+    free(copy);
+    return doc;
+}
+
+/* Python's truth value of a JSON value. */
+static bool py_truthy(const cJSON *v)
+{
+    if (cJSON_IsString(v)) return v->valuestring && *v->valuestring;
+    if (cJSON_IsNumber(v)) return v->valuedouble != 0;
+    if (cJSON_IsArray(v) || cJSON_IsObject(v)) return v->child != NULL;
+    return cJSON_IsTrue(v);
+}
+
 at_resolve_kind at_mapping_classify_resolve(const char *name, const char *val, size_t vlen,
                                             at_resolve_value *out)
 {
     memset(out, 0, sizeof *out);
     if (vlen == 0) return AT_RESOLVE_EMPTY;
-    if (strcmp(val, "NOT_FOUND") == 0) return AT_RESOLVE_NOT_FOUND;
+    if (vlen == 9 && memcmp(val, "NOT_FOUND", 9) == 0) return AT_RESOLVE_NOT_FOUND;
     if (!at_utf8_valid(val, vlen)) return AT_RESOLVE_ERROR;
-    cJSON *doc = at_json_parse(val, vlen);
+    cJSON *doc = py_json_loads(val, vlen);
     if (!doc) return AT_RESOLVE_INVALID;
     if (!cJSON_IsObject(doc)) { cJSON_Delete(doc); return AT_RESOLVE_ERROR; }
     char *gname = json_str(doc, "name");
@@ -380,6 +429,14 @@ at_resolve_kind at_mapping_classify_resolve(const char *name, const char *val, s
         free(gname);
         cJSON_Delete(doc);
         return AT_RESOLVE_SAME_NAME;
+    }
+    /* `if global_model_id:` then a look-up by it: an id that is truthy but
+     * not a string is refused by PostgreSQL, and the entry is an error */
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    if (id && !cJSON_IsString(id) && py_truthy(id)) {
+        free(gname);
+        cJSON_Delete(doc);
+        return AT_RESOLVE_ERROR;
     }
     out->global_model_id = json_str(doc, "id");
     out->global_model_name = gname;
@@ -400,12 +457,16 @@ bool at_mapping_parse_provider_value(const char *val, size_t vlen, at_provider_v
 {
     memset(out, 0, sizeof *out);
     if (!at_utf8_valid(val, vlen)) return false;
-    cJSON *doc = at_json_parse(val, vlen);
+    cJSON *doc = py_json_loads(val, vlen);
     if (!doc || !cJSON_IsObject(doc)) { cJSON_Delete(doc); return false; }
-    char *pmn = json_str(doc, "provider_model_name");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "provider_model_mappings");
+    /* `for mapping_entry in cached_model_mappings` raises on a truthy number
+     * or true: the reference skips the entry (a string or a dict iterates,
+     * giving no dict) */
+    char *pmn = (cJSON_IsNumber(list) || cJSON_IsTrue(list)) && py_truthy(list) ? NULL
+              : json_str(doc, "provider_model_name");
     if (!pmn || !*pmn) { free(pmn); cJSON_Delete(doc); return false; }
     out->provider_model_name = pmn;
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "provider_model_mappings");
     const cJSON *e;
     if (cJSON_IsArray(list)) {
         cJSON_ArrayForEach(e, list) {
@@ -428,14 +489,37 @@ void at_provider_value_free(at_provider_value *v)
     memset(v, 0, sizeof *v);
 }
 
+static bool py_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* int(): white space around, a sign, digits with single underscores between
+ * them; nothing else (a NUL included). Past the range of long long it
+ * saturates. */
 bool at_mapping_parse_hits(const char *val, size_t vlen, long long *out)
 {
     *out = 0;
     if (!val || vlen == 0) return true;
-    char *end;
-    *out = strtoll(val, &end, 10);
-    while (*end == ' ' || *end == '\t' || *end == '\n') end++;
-    return *end == '\0';
+    size_t i = 0, end = vlen;
+    while (i < end && py_space(val[i])) i++;
+    while (end > i && py_space(val[end - 1])) end--;
+    bool neg = i < end && val[i] == '-';
+    if (i < end && (val[i] == '+' || val[i] == '-')) i++;
+    if (i >= end) return false;
+    long long v = 0;
+    for (bool after_digit = false; i < end; i++) {
+        char c = val[i];
+        if (c == '_' && after_digit && i + 1 < end && val[i + 1] >= '0' && val[i + 1] <= '9') {
+            after_digit = false;
+            continue;
+        }
+        if (c < '0' || c > '9') return false;
+        v = v > (LLONG_MAX - (c - '0')) / 10 ? LLONG_MAX : v * 10 + (c - '0');
+        after_digit = true;
+    }
+    *out = neg ? -v : v;
+    return true;
 }
 
 int at_mapping_stats_build(at_redis *r, at_pg *pg, at_mapping_stats *m, char *err, size_t errlen)

@@ -30,6 +30,38 @@ cJSON *at_json_string_or_null(const char *s)
 static void add_str(cJSON *o, const char *k, const char *v) { cJSON_AddItemToObject(o, k, at_json_string_or_null(v)); }
 static void add_num(cJSON *o, const char *k, double v) { cJSON_AddItemToObject(o, k, at_json_number_or_null(v)); }
 static void add_int(cJSON *o, const char *k, long long v) { cJSON_AddNumberToObject(o, k, (double)v); }
+/* Field k of a row: as the record held it when the row's typed value cannot
+ * say it (a->odd, parsed into odd), else typed. */
+static void add_shown(cJSON *o, const cJSON *odd, const char *k, cJSON *typed)
+{
+    const cJSON *v = odd ? cJSON_GetObjectItemCaseSensitive(odd, k) : NULL;
+    if (!v) {
+        cJSON_AddItemToObject(o, k, typed);
+        return;
+    }
+    cJSON_Delete(typed);
+    if (cJSON_IsNumber(v)) {
+        char num[64];
+        at_format_json_number(v->valuedouble, num, sizeof num);
+        cJSON_AddItemToObject(o, k, cJSON_CreateRaw(num));
+    } else {
+        cJSON_AddItemToObject(o, k, cJSON_Duplicate(v, true));
+    }
+}
+
+/* api_format .. request_count of a row, in the reference's order (model_name
+ * between them when model is given). */
+static void add_record_fields(cJSON *o, const at_affinity *a, cJSON *model)
+{
+    cJSON *odd = a->odd ? cJSON_Parse(a->odd) : NULL;
+    add_str(o, "api_format", a->api_format);
+    if (model) cJSON_AddItemToObject(o, "model_name", model);
+    add_shown(o, odd, "created_at", at_json_number_or_null(a->created_at));
+    add_shown(o, odd, "expire_at", at_json_number_or_null(a->expire_at));
+    add_shown(o, odd, "request_count", cJSON_CreateNumber((double)a->request_count));
+    cJSON_Delete(odd);
+}
+
 static void add_ttl(cJSON *o, const char *k, long long ttl)
 {
     if (ttl > 0) add_int(o, k, ttl);
@@ -64,10 +96,7 @@ cJSON *at_report_list_item(const at_snapshot *s, const at_affinity *a)
     add_str(o, "global_model_id", a->model_name);
     add_str(o, "model_name", g && a->model_name ? g->name : a->model_name);
     add_str(o, "model_display_name", g && a->model_name ? g->display_name : NULL);
-    add_str(o, "api_format", a->api_format);
-    add_num(o, "created_at", a->created_at);
-    add_num(o, "expire_at", a->expire_at);
-    add_int(o, "request_count", a->request_count);
+    add_record_fields(o, a, NULL);
     return o;
 }
 
@@ -121,11 +150,7 @@ cJSON *at_report_user_affinity(const at_snapshot *s, const at_user_info *u, cons
         add_str(o, "provider_id", a->provider_id);
         add_str(o, "endpoint_id", a->endpoint_id);
         add_str(o, "key_id", a->key_id);
-        add_str(o, "api_format", a->api_format);
-        add_str(o, "model_name", a->model_name);
-        add_num(o, "created_at", a->created_at);
-        add_num(o, "expire_at", a->expire_at);
-        add_int(o, "request_count", a->request_count);
+        add_record_fields(o, a, at_json_string_or_null(a->model_name));
         cJSON_AddItemToArray(arr, o);
     }
     add_int(root, "total_endpoints", (long long)sel->n);

@@ -163,19 +163,137 @@ static uint32_t cp_lower(uint32_t cp)
     return (uint32_t)r;
 }
 
-/* One lowered unit of s at i: the encoded bytes go to out; invalid bytes are
- * passed through unchanged (one byte). Returns bytes consumed from s. */
-static size_t lower_unit(const unsigned char *s, size_t len, char out[4], size_t *outn)
+/* Python's str.lower() lowers U+03A3 (capital sigma) to the final form
+ * U+03C2 when it ends a word: a cased letter before it and none after it,
+ * looking through case-ignorable characters both ways. These two are
+ * approximations of Unicode's Cased and Case_Ignorable from what the C
+ * library knows, plus the marks, modifiers and word-internal punctuation
+ * (apostrophes, periods, colons) that Greek text meets. */
+static bool cp_cased(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z');
+    pthread_once(&utf8_locale_once, utf8_locale_init);
+    if (utf8_locale == (locale_t)0)
+        return false;
+    return iswupper_l((wint_t)cp, utf8_locale) || iswlower_l((wint_t)cp, utf8_locale) ||
+           towlower_l((wint_t)cp, utf8_locale) != (wint_t)cp || towupper_l((wint_t)cp, utf8_locale) != (wint_t)cp;
+}
+
+static bool cp_case_ignorable(uint32_t cp)
+{
+    static const uint32_t ranges[][2] = {
+        {0x27, 0x27}, {0x2E, 0x2E}, {0x3A, 0x3A}, {0x5E, 0x5E}, {0x60, 0x60}, {0xA8, 0xA8},
+        {0xAD, 0xAD}, {0xAF, 0xAF}, {0xB4, 0xB4}, {0xB7, 0xB8}, {0x2B0, 0x36F}, {0x374, 0x375},
+        {0x37A, 0x37A}, {0x384, 0x385}, {0x387, 0x387}, {0x483, 0x489}, {0x591, 0x5BD},
+        {0x1AB0, 0x1AFF}, {0x1D2C, 0x1D6A}, {0x1D78, 0x1D78}, {0x1D9B, 0x1DFF}, {0x1FBD, 0x1FBD},
+        {0x1FBF, 0x1FC1}, {0x1FCD, 0x1FCF}, {0x1FDD, 0x1FDF}, {0x1FED, 0x1FEF}, {0x1FFD, 0x1FFE},
+        {0x200B, 0x200F}, {0x2018, 0x2019}, {0x2024, 0x2024}, {0x2027, 0x2027}, {0x202A, 0x202E},
+        {0x2060, 0x2064}, {0x2066, 0x206F}, {0x2071, 0x2071}, {0x207F, 0x207F}, {0x2090, 0x209C},
+        {0x20D0, 0x20F0}, {0x2C7C, 0x2C7D}, {0x2D6F, 0x2D6F}, {0x2DE0, 0x2DFF}, {0x3005, 0x3005},
+        {0x302A, 0x302D}, {0x3031, 0x3035}, {0x303B, 0x303B}, {0x3099, 0x309E}, {0x30FC, 0x30FE},
+        {0xA670, 0xA67F}, {0xA69C, 0xA69F}, {0xA700, 0xA721}, {0xA788, 0xA78A}, {0xA7F8, 0xA7F9},
+        {0xFE00, 0xFE0F}, {0xFE13, 0xFE13}, {0xFE20, 0xFE2F}, {0xFE52, 0xFE52}, {0xFE55, 0xFE55},
+        {0xFEFF, 0xFEFF}, {0xFF07, 0xFF07}, {0xFF0E, 0xFF0E}, {0xFF1A, 0xFF1A}, {0xFF3E, 0xFF3E},
+        {0xFF40, 0xFF40}, {0xFF70, 0xFF70}, {0xFF9E, 0xFF9F}, {0xFFE3, 0xFFE3}, {0xFFF9, 0xFFFB},
+        {0xE0001, 0xE0001}, {0xE0020, 0xE007F}, {0xE0100, 0xE01EF},
+    };
+    size_t lo = 0, hi = sizeof ranges / sizeof ranges[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < ranges[mid][0]) hi = mid;
+        else if (cp > ranges[mid][1]) lo = mid + 1;
+        else return true;
+    }
+    return false;
+}
+
+/* The code point before s[i] (0 at the start; an invalid byte is U+FFFD,
+ * which is neither cased nor ignorable); *at moves to its first byte. */
+static uint32_t prev_cp(const unsigned char *s, size_t len, size_t *at)
+{
+    if (*at == 0)
+        return 0;
+    size_t j = *at - 1;
+    while (j > 0 && *at - j < 4 && (s[j] & 0xC0) == 0x80)
+        j--;
+    uint32_t cp;
+    size_t n = decode_strict(s + j, len - j, &cp);
+    if (n == 0 || j + n != *at) {
+        *at -= 1;
+        return 0xFFFD;
+    }
+    *at = j;
+    return cp;
+}
+
+/* Python's Final_Sigma test for the capital sigma at s[i, i + n). */
+static bool final_sigma(const unsigned char *s, size_t len, size_t i, size_t n)
+{
+    size_t at = i;
+    uint32_t cp = 0;
+    bool before = false;
+    while (at > 0) {
+        cp = prev_cp(s, len, &at);
+        if (!cp_case_ignorable(cp)) {
+            before = cp_cased(cp);
+            break;
+        }
+    }
+    if (!before)
+        return false;
+    for (size_t j = i + n; j < len;) {
+        size_t m = decode_strict(s + j, len - j, &cp);
+        if (m == 0)
+            return true; /* an invalid byte: not cased */
+        if (!cp_case_ignorable(cp))
+            return !cp_cased(cp);
+        j += m;
+    }
+    return true;
+}
+
+/* One lowered unit of s at i, as Python's str.lower() lowers it: the encoded
+ * bytes go to out (at most 4: U+0130 lowers to "i" + U+0307, U+03A3 to the
+ * final sigma at the end of a word); invalid bytes are passed through
+ * unchanged (one byte). Returns bytes consumed from s. */
+static size_t lower_unit(const unsigned char *s, size_t len, size_t i, char out[4], size_t *outn)
 {
     uint32_t cp;
-    size_t n = decode_strict(s, len, &cp);
+    size_t n = decode_strict(s + i, len - i, &cp);
     if (n == 0) {
-        out[0] = (char)s[0];
+        out[0] = (char)s[i];
         *outn = 1;
         return 1;
     }
+    if (cp == 0x130) {
+        memcpy(out, "i\xcc\x87", 3); /* i, U+0307 */
+        *outn = 3;
+        return n;
+    }
+    if (cp == 0x3A3 && final_sigma(s, len, i, n)) {
+        *outn = at_utf8_encode(0x3C2, out);
+        return n;
+    }
     *outn = at_utf8_encode(cp_lower(cp), out);
     return n;
+}
+
+/* s (len bytes) lowered into out, which has room for 2 * len + 1 bytes.
+ * Lowering can grow a code point by at most one byte (e.g. U+023A, 2 bytes,
+ * lowers to U+2C65, 3 bytes; U+0130, 2 bytes, to "i" + U+0307, 3 bytes).
+ * Returns the length written (NUL-terminated). */
+static size_t lower_into(const char *s, size_t len, char *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        size_t bn;
+        i += lower_unit(p, len, i, out + o, &bn);
+        o += bn;
+    }
+    out[o] = '\0';
+    return o;
 }
 
 char *at_utf8_lower(const char *s)
@@ -183,59 +301,32 @@ char *at_utf8_lower(const char *s)
     if (!s)
         return NULL;
     size_t len = strlen(s);
-    /* Lowering can grow a code point by at most one byte (e.g. U+023A, 2
-     * bytes, lowers to U+2C65, 3 bytes): 2x is always enough. */
     char *out = malloc(len * 2 + 1);
     if (!out)
         return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, o = 0;
-    while (i < len) {
-        char buf[4];
-        size_t bn;
-        i += lower_unit(p + i, len - i, buf, &bn);
-        memcpy(out + o, buf, bn);
-        o += bn;
-    }
-    out[o] = '\0';
+    lower_into(s, len, out);
     return out;
 }
 
+/* As Python's `needle in hay.lower()`: the whole of hay is lowered (a
+ * sigma's form depends on its neighbours, and one code point can lower to
+ * two, of which the needle may take either). */
 bool at_utf8_icontains(const char *hay, const char *needle_lower)
 {
     if (!needle_lower || !*needle_lower)
         return true;
     if (!hay)
         return false;
-    const unsigned char *h = (const unsigned char *)hay;
     size_t hlen = strlen(hay);
-    size_t nlen = strlen(needle_lower);
-    size_t start = 0;
-    while (start < hlen) {
-        /* Try to match needle_lower at the unit starting at `start`. */
-        size_t i = start, j = 0;
-        bool ok = true;
-        while (j < nlen) {
-            if (i >= hlen) {
-                ok = false;
-                break;
-            }
-            char buf[4];
-            size_t bn;
-            i += lower_unit(h + i, hlen - i, buf, &bn);
-            if (bn > nlen - j || memcmp(buf, needle_lower + j, bn) != 0) {
-                ok = false;
-                break;
-            }
-            j += bn;
-        }
-        if (ok)
-            return true;
-        uint32_t cp;
-        size_t n = decode_strict(h + start, hlen - start, &cp);
-        start += n ? n : 1;
-    }
-    return false;
+    char small[512];
+    char *low = hlen * 2 + 1 <= sizeof small ? small : malloc(hlen * 2 + 1);
+    if (!low)
+        abort();
+    size_t n = lower_into(hay, hlen, low);
+    bool found = memmem(low, n, needle_lower, strlen(needle_lower)) != NULL;
+    if (low != small)
+        free(low);
+    return found;
 }
 
 /* ---------------------------------------------------------------- buffers */
@@ -552,4 +643,12 @@ void at_format_pyfloat(double v, char *out, size_t outlen)
         snprintf(body, sizeof body, "%.*s.%s", decpt, digits, digits + decpt);
     }
     snprintf(out, outlen, "%s%s", sign, body);
+}
+
+void at_format_json_number(double v, char *out, size_t outlen)
+{
+    if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
+        snprintf(out, outlen, "%.0f", v == 0 ? 0.0 : v);
+    else
+        at_format_pyfloat(v, out, outlen);
 }

@@ -18,8 +18,8 @@ typedef enum {
     AT_REC_NOT_JSON,    /* value is not JSON (incl. NaN) */
     AT_REC_NOT_OBJECT,  /* valid JSON but not an object */
     AT_REC_BAD_UTF8,    /* key or value bytes are not UTF-8 */
-    AT_REC_WRONG_TYPE,  /* a number where a string belongs, etc. */
-    AT_REC_BAD_KEY,     /* key lacks the affinity_key part and the value has none */
+    AT_REC_WRONG_TYPE,  /* a number where an id belongs, a text expire_at, etc. (see affinity.c) */
+    AT_REC_BAD_KEY,     /* key lacks the affinity_key part (the value cannot give one) */
     AT_REC__COUNT
 } at_record_status;
 
@@ -29,7 +29,7 @@ const char *at_record_status_id(at_record_status s);     /* for JSON: not_json, 
 /* Indexes into the snapshot's look-up tables; -1 = no row. */
 typedef struct {
     const char *redis_key;      /* full key (arena) */
-    const char *affinity_key;   /* interned; the user's api_keys.id */
+    const char *affinity_key;   /* interned; the user's api_keys.id, always the key's part 1 */
     const char *api_format;     /* interned, may be NULL */
     const char *model_name;     /* interned, raw stored value (usually a GlobalModel id) */
     const char *provider_id;    /* interned, may be NULL */
@@ -37,7 +37,14 @@ typedef struct {
     const char *key_id;         /* interned, may be NULL (provider key id) */
     double created_at;          /* NAN when absent/null */
     double expire_at;           /* NAN when absent/null */
-    int64_t request_count;      /* 0 when absent */
+    int64_t request_count;      /* 0 when absent, null or not a number; clamped to 15 digits, fraction dropped */
+    /* Interned JSON object of the fields the reference shows otherwise than
+     * the typed fields above say (it echoes the value): created_at that is
+     * not a number, expire_at that is a
+     * boolean or a falsy non-number (sorted as 1 for true, else as absent),
+     * request_count that is null, not a number, fractional or past the
+     * clamp. NULL when there are none. */
+    const char *odd;
     int32_t api_key, user, provider, endpoint, provider_key, global_model;
 } at_affinity;
 

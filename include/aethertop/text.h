@@ -15,9 +15,10 @@ size_t at_utf8_encode(uint32_t cp, char out[4]);
 /* True for C0, DEL, C1, the bidi marks (ALM, LRM, RLM) and the bidi
  * embedding, override and isolate controls. */
 bool at_cp_is_unsafe(uint32_t cp);
-/* Lower-case copy (Unicode simple lowering via towlower), malloc'd. */
+/* Lower-case copy as Python's str.lower() makes it (towlower, plus U+0130
+ * to "i" + U+0307 and the final sigma), malloc'd. */
 char *at_utf8_lower(const char *s);
-/* Case-insensitive substring: needle_lower must already be lowered. */
+/* needle_lower in hay.lower(): needle_lower must already be lowered. */
 bool at_utf8_icontains(const char *hay, const char *needle_lower);
 /* Copy for a terminal: unsafe code points and invalid bytes become visible
  * placeholders (U+FFFD or "\xNN"-free glyphs). malloc'd. */
@@ -36,5 +37,8 @@ void at_eprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *at_json_harden(const char *json);
 /* Python repr() of a float ("300.0", "0.1", "1e+16"). */
 void at_format_pyfloat(double v, char *out, size_t outlen);
+/* A JSON number of unknown form as Python would most likely print what it
+ * read: a whole number below 2^53 as an integer, anything else as repr(). */
+void at_format_json_number(double v, char *out, size_t outlen);
 
 #endif

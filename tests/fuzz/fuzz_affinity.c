@@ -49,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK((isnan(row.created_at) && isnan(general.created_at)) || row.created_at == general.created_at);
         FZ_CHECK((isnan(row.expire_at) && isnan(general.expire_at)) || row.expire_at == general.expire_at);
         FZ_CHECK(row.request_count == general.request_count);
+        FZ_CHECK((!row.odd && !general.odd) || (row.odd && general.odd && strcmp(row.odd, general.odd) == 0));
     }
     at_interner_free(&in);
     at_arena_free(arena);

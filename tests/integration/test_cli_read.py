@@ -562,5 +562,179 @@ class ReadCommands(harness.IntegrationTest):
         self.assertIsNone(re.search(r"[\x00-\x1f\x7f]", out.rstrip("\n")), "raw control byte in JSON")
 
 
+class ReferenceEdges(harness.IntegrationTest):
+    """Values the gateway never writes but a hand-edited or damaged Redis can
+    hold, each checked against what the reference's code does with it (worked
+    out from reference/000_3c3c6f2ba77ebf24 and the gateway's json.loads and
+    int(), not from aethertop). The PostgreSQL rows are the fixture's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fx = fixture.Fixture()
+        cls.fx.load_pg(cls.ctx)
+
+    def setUp(self):
+        self.ctx.flushdb()
+
+    def run_json(self, args):
+        rc, out, err = self.ctx.run_aethertop(list(args) + ["--json"], env=fixture.dev_env())
+        self.assertEqual(rc, 0, err)
+        return json.loads(out)
+
+    def set(self, pairs, ttl=300):
+        for reply in self.ctx.r.pipeline([("SETEX", k, ttl, v) if ttl else ("SET", k, v) for k, v in pairs]):
+            if isinstance(reply, harness.RedisError):
+                raise reply
+
+    def test_list_request_count_as_stored(self):
+        """The reference shows affinity.get("request_count", 0): a null stays
+        null, a fraction or a huge number stays what it is; only an absent
+        field is 0."""
+        now = time.time()
+        counts = {"null": None, "half": 2.5, "huge": 9.2e18, "neg": -9.2e18, "tiny": 1e-300, "big": 1e300,
+                  "int": 7}
+        pairs = []
+        for i, (name, count) in enumerate(sorted(counts.items())):
+            v = {"provider_id": P_ANT, "endpoint_id": fixture.E_ANT_CLAUDE, "key_id": fixture.PK_ANT1,
+                 "created_at": now, "expire_at": now + 100 + i, "request_count": count}
+            pairs.append(("cache_affinity:%s:CLAUDE:%s" % (K_MAIN, name), json.dumps(v)))
+        pairs.append(("cache_affinity:%s:CLAUDE:absent" % K_MAIN,
+                      json.dumps({"provider_id": P_ANT, "expire_at": now + 50})))
+        self.set(pairs)
+        items = self.run_json(["list"])["data"]["items"]
+        got = {i["global_model_id"]: i["request_count"] for i in items}
+        counts["absent"] = 0
+        self.assertEqual(got, counts)
+        for name, count in got.items():
+            self.assertIs(type(count), type(counts[name]), name)
+        # the user-affinity answer carries the same values
+        aff = {a["model_name"]: a["request_count"] for a in self.run_json(["affinity", "alice"])["affinities"]}
+        self.assertEqual(aff, counts)
+
+    def test_list_values_of_other_types_as_the_reference_shows_them(self):
+        """created_at and request_count are echoed by the reference whatever
+        their JSON type, and expire_at only has to sort as `expire_at or 0`;
+        ids of another type break its PostgreSQL look-ups (those records are
+        skipped and counted, and so is an api_format that is not text: SPEC,
+        a number where a string belongs)."""
+        now = time.time()
+        base = {"provider_id": P_ANT, "endpoint_id": fixture.E_ANT_CLAUDE, "key_id": fixture.PK_ANT1,
+                "created_at": now, "expire_at": now + 100, "request_count": 1}
+        shown = {"created-text": {"created_at": "yesterday"}, "created-list": {"created_at": [1, "x"]},
+                 "count-text": {"request_count": "5"}, "count-bool": {"request_count": True},
+                 "expire-true": {"expire_at": True}, "expire-empty": {"expire_at": ""}}
+        skipped = {"expire-text": {"expire_at": "soon"}, "provider-num": {"provider_id": 7},
+                   "model-bool": {"model_name": True}, "format-num": {"api_format": 5}}
+        pairs = []
+        for name, fields in list(shown.items()) + list(skipped.items()):
+            v = dict(base, **fields)
+            pairs.append(("cache_affinity:%s:CLAUDE:%s" % (K_MAIN, name), json.dumps(v)))
+        self.set(pairs)
+        rc, out, err = self.ctx.run_aethertop(["list", "--json"], env=fixture.dev_env())
+        self.assertEqual(rc, 0, err)
+        self.assertIn("4 unreadable affinities skipped (4 field of the wrong type)", err)
+        items = {i["global_model_id"]: i for i in json.loads(out)["data"]["items"]}
+        self.assertEqual(sorted(items), sorted(shown))
+        for name, fields in shown.items():
+            for field, value in fields.items():
+                self.assertEqual(items[name][field], value, name)
+                self.assertIs(type(items[name][field]), type(value), name)
+        # expire_at or 0: the others (now + 100) first, then True (1), then "" (0)
+        order = [i["global_model_id"] for i in json.loads(out)["data"]["items"]]
+        self.assertEqual(order[-2:], ["expire-true", "expire-empty"])
+        aff = {a["model_name"]: a for a in self.run_json(["affinity", "alice"])["affinities"]}
+        self.assertEqual(aff["count-text"]["request_count"], "5")
+        self.assertEqual(aff["created-text"]["created_at"], "yesterday")
+
+    def test_list_substring_lowered_like_python(self):
+        """keyword.lower() in field.lower(), with Python's lower(): a capital
+        sigma ending a word lowers to the final sigma, U+0130 to "i" + U+0307."""
+        L = harness.sql_literal
+        users = [("u-greek", "ΟΔΟΣ", "greek@example.gr"), ("u-turk", "İstanbul", "turk@example.tr")]
+        self.ctx.psql("".join(
+            "INSERT INTO users (id, email, username, password_hash) VALUES (%s, %s, %s, 'x') "
+            "ON CONFLICT DO NOTHING; INSERT INTO api_keys (id, user_id, key_hash, name) VALUES "
+            "(%s, %s, %s, 'k') ON CONFLICT DO NOTHING;" % (L(u), L(e), L(n), L("k" + u), L(u), L("h" + u))
+            for u, n, e in users))
+        now = time.time()
+        self.set([("cache_affinity:k%s:CLAUDE:m" % u, json.dumps({"provider_id": P_ANT, "expire_at": now + 60}))
+                  for u, _n, _e in users])
+        expected = {"οδος": ["ku-greek"], "οδοσ": [], "ΟΔΟΣ": ["ku-greek"], "istanbul": [],
+                    "i\u0307stanbul": ["ku-turk"], "İst": ["ku-turk"], "i": ["ku-turk"]}
+        for keyword, keys in expected.items():
+            data = self.run_json(["list", keyword])["data"]
+            if keyword == "ΟΔΟΣ":      # the exact username resolves the user
+                self.assertEqual(data["matched_user_id"], "u-greek")
+            else:
+                self.assertIsNone(data["matched_user_id"], keyword)
+            self.assertEqual(sorted(i["affinity_key"] for i in data["items"]), keys, keyword)
+
+    def test_mapping_values_read_with_pythons_json_and_int(self):
+        """The mapping view's json.loads is Python's json module (NaN and
+        Infinity are numbers), its hit counters go through int(), and an
+        entry whose loop or look-up raises is an error (resolve) or skipped
+        (provider level)."""
+        G, RES, PG, PGH = fixture.G_SONNET, fixture.RES, fixture.PG, fixture.PGH
+        gm = {"id": G, "name": "claude-sonnet-4", "display_name": "Claude Sonnet 4", "is_active": True}
+        self.set([
+            (RES + "sonnet", json.dumps(gm)[:-1] + ', "score": NaN, "w": [Infinity, -Infinity]}'),
+            (RES + "nan-top", "NaN"),
+            (RES + "num-id", json.dumps({"id": 5, "name": "x"})),
+            (RES + "nul", b"NOT_FOUND\x00x"),
+            (PG + "%s:%s" % (P_ANT, G), json.dumps({"provider_model_name": "claude-sonnet-4-20250514",
+                                                     "provider_model_mappings": [{"name": "sonnet"}]})[:-1]
+             + ', "price": NaN}'),
+            (PG + "%s:%s" % (P_OAI, G), json.dumps({"provider_model_name": "claude-sonnet-4",
+                                                     "provider_model_mappings": 5})),
+            (PG + "%s:%s" % (P_OAI, fixture.G_GPT4O), json.dumps({"provider_model_name": "gpt-4o-x"})),
+        ])
+        self.set([(PGH + "%s:%s" % (P_ANT, G), " 1_000\r"), (PGH + "%s:%s" % (P_OAI, fixture.G_GPT4O), " ")],
+                 ttl=None)
+        data = self.run_json(["mappings"])["data"]
+        for entry in (data["mappings"] or []) + (data["unmapped"] or []) + (data["provider_model_mappings"] or []):
+            if entry["ttl"] is not None:
+                self.assertTrue(0 < entry["ttl"] <= 300, entry)
+                entry["ttl"] = 300
+        self.assertEqual(data["mappings"], [
+            {"mapping_name": "sonnet", "global_model_name": "claude-sonnet-4",
+             "global_model_display_name": "Claude Sonnet 4", "providers": ["Anthropic Main", "OpenAI Proxy"],
+             "ttl": 300}])
+        self.assertEqual(data["unmapped"], [
+            {"mapping_name": "nan-top", "status": "error", "ttl": None},    # nan.get(): AttributeError
+            {"mapping_name": "nul", "status": "invalid", "ttl": 300},       # not "NOT_FOUND"
+            {"mapping_name": "num-id", "status": "error", "ttl": None},     # varchar = integer refused
+        ])
+        self.assertEqual(data["provider_model_mappings"], [
+            {"provider_id": P_ANT, "provider_name": "Anthropic Main", "global_model_id": G,
+             "global_model_name": "claude-sonnet-4", "global_model_display_name": "Claude Sonnet 4",
+             "provider_model_name": "claude-sonnet-4-20250514", "aliases": ["sonnet"], "ttl": 300,
+             "hit_count": 1000}])
+
+
+class MappingsWhenPostgresFails(harness.IntegrationTest):
+    """A PostgreSQL look-up that fails part-way (here: no models table) is
+    said on stderr, not passed off as 'no provider maps this name'."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fx = fixture.Fixture()
+        cls.fx.load_pg(cls.ctx)
+        cls.ctx.psql("DROP TABLE models;")
+
+    def test_failed_lookup_is_a_warning(self):
+        gm = {"id": fixture.G_SONNET, "name": "claude-sonnet-4", "display_name": "Claude Sonnet 4"}
+        self.ctx.flushdb()
+        self.ctx.r.pipeline([("SETEX", fixture.RES + "sonnet", 300, json.dumps(gm))])
+        for args in (["mappings", "--json"], ["mappings"]):
+            rc, out, err = self.ctx.run_aethertop(args, env=fixture.dev_env())
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(err, r"warning: PostgreSQL: .*models.*; the providers of name mappings are not shown",
+                             args)
+        data = json.loads(self.ctx.run_aethertop(["mappings", "--json"], env=fixture.dev_env())[1])["data"]
+        self.assertEqual([m["mapping_name"] for m in data["mappings"]], ["sonnet"])
+
+
 if __name__ == "__main__":
     harness.main()

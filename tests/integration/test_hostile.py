@@ -198,7 +198,8 @@ def records():
                                                               "api_format", "model_name", "created_at",
                                                               "expire_at", "request_count")}), "ok"),
         (P + "h-k-empty:CLAUDE:m", "{}", "ok"),
-        (P, json.dumps({"affinity_key": "from-value"}), "ok"),
+        # affinity_key comes from the key name only (a field of that name is overwritten)
+        (P, json.dumps({"affinity_key": "from-value"}), "bad_key"),
         # 1 MiB inside a readable value
         (P + "h-k-big:CLAUDE:m", good(padding="x" * MIB), "ok"),
         # numbers at the edges: huge counts (sums must not overflow), huge times
@@ -233,18 +234,21 @@ def records():
         (P + "h-k-u4:CLAUDE:m", b"\xff" * 1000, "bad_utf8"),
         # wrong types
         (P + "h-k-wt1:CLAUDE:m", good(provider_id=12345), "wrong_type"),
-        (P + "h-k-wt2:CLAUDE:m", good(created_at="yesterday"), "wrong_type"),
-        (P + "h-k-wt3:CLAUDE:m", good(request_count="5"), "wrong_type"),
+        # echoed by the reference whatever their type: shown as they are
+        (P + "h-k-wt2:CLAUDE:m", good(created_at="yesterday" + CLS), "ok"),
+        (P + "h-k-wt3:CLAUDE:m", good(request_count="5"), "ok"),
+        (P + "h-k-wt9:CLAUDE:m", good(expire_at="soon"), "wrong_type"),   # cannot be sorted
         (P + "h-k-wt4:CLAUDE:m", good(endpoint_id={"x": 1}), "wrong_type"),
         (P + "h-k-wt5:CLAUDE:m", good(key_id=[CLS]), "wrong_type"),
-        (P + "h-k-wt6:CLAUDE:m", good(affinity_key=5), "wrong_type"),
+        (P + "h-k-wt6:CLAUDE:m", good(affinity_key=5), "ok"),
         (P + "h-k-wt7:CLAUDE:m", good(api_format=True), "wrong_type"),
         (P + "h-k-wt8:CLAUDE:m", good(model_name=1.5), "wrong_type"),
         # no affinity key
         (P + ":CLAUDE:m", "{}", "bad_key"),
         (P + ":", "{}", "bad_key"),
-        (P + "h-k-bk:CLAUDE:m", json.dumps({"affinity_key": ""}), "bad_key"),
-        (P + "h-k-bk2:CLAUDE:m", json.dumps({"affinity_key": None}), "bad_key"),
+        (P + "h-k-bk:CLAUDE:m", json.dumps({"affinity_key": ""}), "ok"),
+        (P + "h-k-bk2:CLAUDE:m", json.dumps({"affinity_key": None}), "ok"),
+        (P + "h-k-bk3:CLAUDE:m", json.dumps({"affinity_key": "h-k-1"}), "ok"),
     ]
     return [(_b(k), _b(v), r) for k, v, r in recs]
 
@@ -405,13 +409,20 @@ class HostileTest(harness.IntegrationTest):
         self.assertEqual(items["h-k-long"]["global_model_id"], "N" * 10000)
         self.assertIn("A" * 10000, items)
         self.assertEqual(items["A" * 10000]["api_format"], "F" * 10000)
-        self.assertEqual(items["from-value"]["api_format"], "unknown")
-        for i in items.values():
-            self.assertIsInstance(i["request_count"], int)
-        self.assertEqual(items["h-k-n1"]["request_count"], 999999999999999)
-        self.assertEqual(items["h-k-n3"]["request_count"], -999999999999999)
-        self.assertEqual(items["h-k-n4"]["request_count"], 999999999999999)
-        self.assertEqual(items["h-k-n7"]["request_count"], 2)
+        self.assertEqual(items["onlykey"]["api_format"], "unknown")
+        # the value's affinity_key field is ignored, as the gateway's list_affinities does
+        self.assertNotIn("from-value", items)
+        for k in ("h-k-wt6", "h-k-bk", "h-k-bk2", "h-k-bk3"):
+            self.assertEqual(items[k]["affinity_key"], k)
+        # request_count as the value holds it (the reference's affinity.get("request_count", 0))
+        self.assertEqual(items["h-k-n1"]["request_count"], 9.2e18)
+        self.assertEqual(items["h-k-n3"]["request_count"], -9.2e18)
+        self.assertEqual(items["h-k-n4"]["request_count"], 1e300)
+        self.assertEqual(items["h-k-n7"]["request_count"], 2.5)
+        self.assertIsNone(items["h-k-null"]["request_count"])
+        self.assertEqual(items["h-k-wt2"]["created_at"], "yesterday" + CLS)
+        self.assertEqual(items["h-k-wt3"]["request_count"], "5")
+        self.assertEqual(items["h-k-empty"]["request_count"], 0)
         self.assertEqual(items["h-k-n5"]["expire_at"], 1e300)
 
     def test_list_json_raw_text_is_escaped(self):

@@ -126,11 +126,32 @@ static void test_lower(void **state)
     check_lower("", "");
     check_lower("Hello WORLD 123", "hello world 123");
     check_lower("\xc3\x80\xc3\x89\xc3\x8e", "\xc3\xa0\xc3\xa9\xc3\xae"); /* ÀÉÎ -> àéî */
-    check_lower("\xce\xa9\xce\xa3", "\xcf\x89\xcf\x83");                 /* ΩΣ -> ωσ */
+    check_lower("\xce\xa9\xce\xa3\xce\x91", "\xcf\x89\xcf\x83\xce\xb1");   /* ΩΣΑ -> ωσα */
     check_lower("\xd0\x9a\xd0\x9b\xd0\xae\xd0\xa7", "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87"); /* КЛЮЧ */
     check_lower("\xe5\xaf\x86\xf0\x9f\x94\x91", "\xe5\xaf\x86\xf0\x9f\x94\x91"); /* no case */
     check_lower("A\xff" "B", "a\xff" "b"); /* invalid bytes kept as they are */
     assert_null(at_utf8_lower(NULL));
+}
+
+/* Python's str.lower() (the reference lowers the keyword and each searched
+ * field with it; checked with python3): U+0130 lowers to "i" + U+0307, and a
+ * capital sigma ending a word to the final sigma. */
+static void test_lower_like_python(void **state)
+{
+    (void)state;
+    check_lower("\xc4\xb0stanbul", "i\xcc\x87stanbul");                  /* İstanbul */
+    check_lower("\xce\xa9\xce\xa3", "\xcf\x89\xcf\x82");                 /* ΩΣ -> ως */
+    check_lower("\xce\x9f\xce\x94\xce\x9f\xce\xa3 \xce\x91",               /* ΟΔΟΣ Α -> οδος α */
+                "\xce\xbf\xce\xb4\xce\xbf\xcf\x82 \xce\xb1");
+    check_lower("\xce\xa3", "\xcf\x83");                                 /* Σ alone: σ */
+    check_lower("1\xce\xa3", "1\xcf\x83");                               /* nothing cased before */
+    check_lower("\xce\x91\xce\xa3\xce\x91", "\xce\xb1\xcf\x83\xce\xb1");   /* inside a word */
+    check_lower("\xce\x91\xce\xa3.", "\xce\xb1\xcf\x82.");                 /* ΑΣ. -> ας. */
+    check_lower("\xce\x91\xce\xa3'\xce\x91", "\xce\xb1\xcf\x83'\xce\xb1");  /* ' is looked through */
+    check_lower("\xce\x91.\xce\xa3", "\xce\xb1.\xcf\x82");                 /* Α.Σ -> α.ς */
+    check_lower("\xce\x91\xce\xa3-\xce\x91", "\xce\xb1\xcf\x82-\xce\xb1"); /* - ends the word */
+    check_lower("\xce\x91\xcc\x81\xce\xa3", "\xce\xb1\xcc\x81\xcf\x82");   /* a combining accent */
+    check_lower("\xff\xce\xa3", "\xff\xcf\x83");                         /* invalid byte before */
 }
 
 static bool icontains(const char *hay, const char *needle)
@@ -159,6 +180,17 @@ static void test_icontains(void **state)
     assert_false(icontains("\xc3\xa9", "e"));
     assert_true(icontains("ab\xff" "cd", "\xff" "c")); /* invalid bytes match themselves */
     assert_true(icontains("aab", "ab"));               /* restart after partial match */
+    /* needle in hay.lower(), as Python has it */
+    assert_false(icontains("\xc4\xb0stanbul", "istanbul"));               /* i + U+0307 */
+    assert_true(icontains("\xc4\xb0stanbul", "\xc4\xb0stanbul"));
+    assert_true(icontains("\xc4\xb0", "i"));                              /* part of the lowered form */
+    assert_true(icontains("\xce\x9f\xce\x94\xce\x9f\xce\xa3", "\xce\xbf\xce\xb4\xce\xbf\xcf\x82")); /* ΟΔΟΣ: οδος */
+    assert_false(icontains("\xce\x9f\xce\x94\xce\x9f\xce\xa3", "\xce\xbf\xce\xb4\xce\xbf\xcf\x83"));
+    assert_true(icontains("\xce\x9f\xce\x94\xce\x9f\xce\xa3", "\xce\x9f\xce\x94\xce\x9f\xce\xa3"));
+    char long_hay[2000];
+    memset(long_hay, 'A', sizeof long_hay - 3);
+    memcpy(long_hay + sizeof long_hay - 3, "\xce\xa3", 3);                   /* past the stack buffer */
+    assert_true(icontains(long_hay, "a\xcf\x82"));
     assert_false(at_utf8_icontains(NULL, "a"));
     assert_true(at_utf8_icontains("abc", NULL));
 }
@@ -322,7 +354,7 @@ int main(void)
         cmocka_unit_test(test_unsafe),      cmocka_unit_test(test_lower),
         cmocka_unit_test(test_icontains),   cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_json_harden), cmocka_unit_test(test_pyfloat),
-        cmocka_unit_test(test_value_shown),
+        cmocka_unit_test(test_value_shown), cmocka_unit_test(test_lower_like_python),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
