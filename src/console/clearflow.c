@@ -79,7 +79,7 @@ bool con_clear_report_text(const con_job *j, char *out, size_t outlen)
         if (r->unreadable > 0 && l < sizeof extra) {
             char u[32];
             con_fmt_int(r->unreadable, u, sizeof u);
-            snprintf(extra + l, sizeof extra - l, _("; %s unreadable records of these keys were skipped"), u);
+            snprintf(extra + l, sizeof extra - l, _("; %s unreadable records were skipped and left in place"), u);
         }
         snprintf(out, outlen, ngettext("Cleared %s key: %s%s", "Cleared %s keys: %s%s", (unsigned long)r->deleted), n,
                  j->clear.label, extra);
