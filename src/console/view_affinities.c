@@ -194,6 +194,7 @@ typedef struct {
 
     size_t cur, top;
     char *cur_key;             /* Redis key of the selected row */
+    bool pin_top;              /* the first row was selected when last drawn */
     int page;                  /* rows visible at the last draw */
     int skip;                  /* columns scrolled off to the left */
     bool hidden;               /* some columns did not fit at the last draw */
@@ -245,7 +246,6 @@ static void sync(con_app *app, aff_state *st)
         st->has_kw = true;
     }
     size_t offset = st->cur >= st->top ? st->cur - st->top : 0;
-    bool at_top = st->cur == 0;
     bool presorted = app->snap->order_sort.col == st->sort.col &&
                      app->snap->order_sort.descending == st->sort.descending;
     at_filter f = {
@@ -271,13 +271,10 @@ static void sync(con_app *app, aff_state *st)
         double e = s->rows[st->sel.idx[i]].expire_at;
         if (!isnan(e) && e < st->next_expiry) st->next_expiry = e;
     }
-    /* the same affinity stays selected, on the same screen line; but a
-       selection on the first row stays there (like the top of htop's
-       list): with the default sort by time left, every reused affinity
-       moves to the top, and following the first row would scroll the top
-       of the table away while nobody touches a key */
+    /* the same affinity stays selected, on the same screen line (the first
+       row is kept at the top by aff_draw, see pin_top) */
     bool found = false;
-    if (st->cur_key && !at_top) {
+    if (st->cur_key) {
         for (size_t i = 0; i < st->sel.n; i++) {
             if (strcmp(s->rows[st->sel.idx[i]].redis_key, st->cur_key) == 0) {
                 st->cur = i;
@@ -542,6 +539,17 @@ static void aff_draw(con_app *app, con_view *v, int y, int h)
     }
     sync(app, st);
     const at_snapshot *s = st->sel_snap->snap;
+    /* A selection on the first row stays there (the top of htop's list):
+       under the default sort by time left every reused affinity moves to
+       the top, and following the first row's affinity would scroll the top
+       of the table away while nobody touches a key. Done here, when the
+       rows are shown, so that a key pressed before this draw still acts on
+       the affinity that was on the screen. */
+    if (st->pin_top && st->cur != 0 && st->sel.n) {
+        st->cur = st->top = 0;
+        set_cur_key(st, s->rows[st->sel.idx[0]].redis_key);
+    }
+    st->pin_top = st->cur == 0;
     int width[C__N];
     layout(st, app->cols, width);
     st->hidden = st->skip > 0;
@@ -589,6 +597,7 @@ static void move_to(aff_state *st, long long to)
     if (to < 0) to = 0;
     if (to >= (long long)st->sel.n) to = (long long)st->sel.n - 1;
     st->cur = (size_t)to;
+    st->pin_top = false;       /* the next draw pins it again if it is 0 */
     const at_snapshot *s = st->sel_snap->snap;
     set_cur_key(st, s->rows[st->sel.idx[st->cur]].redis_key);
 }
