@@ -248,7 +248,7 @@ static void url_secret_spans(const char *url, bool all_values, span_fn fn, void 
  * where hiding too much costs nothing). */
 static bool secret_name(const char *name, size_t n)
 {
-    static const char *const words[] = {"passwd", "key", "secret", "token", NULL};
+    static const char *const words[] = {"pass", "pwd", "key", "secret", "token", NULL};
     char *dup = dup_n(name, n);
     if (!dup)
         return true;
@@ -302,10 +302,20 @@ static void kv_secret_spans(const char *s, bool any_secret, span_fn fn, void *ct
             (any_secret && secret_name(ks, (size_t)(ke - ks))))
             fn(ctx, (size_t)(vs - s), (size_t)(ve - s));
         continue;
-    bad:
-        if (strcasestr(ks, "password"))
+    bad: {
+        /* libpq would stop here. The rest is hidden when the string names
+         * a secret anywhere (`password="a b"` leaves `b"` here), else up to
+         * its last '@' from its first ':' (the user:password@ of a URL
+         * missing a '/', "postgresql:/u:pw@h") */
+        const char *at = strrchr(ks, '@');
+        if (strcasestr(s, "password") || (any_secret && secret_name(s, strlen(s)))) {
             fn(ctx, (size_t)(ks - s), strlen(s));
+        } else if (at) {
+            const char *colon = memchr(ks, ':', (size_t)(at - ks));
+            fn(ctx, (size_t)((colon ? colon + 1 : ks) - s), (size_t)(at - s));
+        }
         return;
+    }
     }
 }
 

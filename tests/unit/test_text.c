@@ -252,6 +252,10 @@ static void test_value_shown(void **state)
     check_shown("--redis-password=pw", 64, "--redis-password=***");
     check_shown("api_token=t x_secret=s", 64, "api_token=*** x_secret=***");
     check_shown("the password is pw", 64, "***");
+    /* where libpq would stop: a URL missing a '/', a double-quoted value */
+    check_shown("postgresql:/app:hunter2@db/aether", 64, "postgresql:***@db/aether");
+    check_shown("host=db password=\"a b\"", 64, "host=db password=*** ***");
+    check_shown("DB_PASS=x db_pwd=y z", 64, "DB_PASS=*** db_pwd=*** ***");
     /* hidden before it is cut: a password past the cut is not half shown */
     check_shown("redis://:0123456789abcdef@h", 10, "redis://:*\xe2\x80\xa6");
     /* cut after whole code points, with an ellipsis */
