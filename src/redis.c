@@ -7,6 +7,7 @@
  * AUTH and SELECT happen in at_redis_open. */
 #include "aethertop/redis.h"
 #include "aethertop/secret.h"
+#include "aethertop/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -572,29 +573,37 @@ unsigned long long at_redis_round_trips(const at_redis *r) { return r->round_tri
  * its first quote (a server that does not know AUTH, renamed away or a
  * proxy, quotes the arguments: "ERR unknown command 'AUTH', with args
  * beginning with: 'PASSWORD'", and cuts a long one, so a piece of the
- * password would be left), at most 120 bytes, any copy of the password
- * that is still there hidden as "***". */
+ * password would be left), every copy of the password in it hidden as
+ * "***", and a tail that begins the password too (a server's cut); only
+ * then cut to 120 characters, so no cut can leave part of a copy. */
 static void auth_refused(at_redis *r, const redisReply *rep, const char *password)
 {
-    char why[128 + 4];
-    size_t n = 0, pl = strlen(password);
+    size_t pl = strlen(password);
     size_t end = rep->str ? strcspn(rep->str, "'\"`") : 0;
     if (end > rep->len) end = rep->len;
-    bool cut = end < rep->len;
-    if (end > 120) { end = 120; cut = true; }
-    for (size_t i = 0; i < end && n < 120;) {
+    char *why = malloc(3 * end + 4);
+    if (!why) { fail(r, "authentication failed"); return; }
+    size_t n = 0;
+    for (size_t i = 0; i < end;) {
         if (i + pl <= end && memcmp(rep->str + i, password, pl) == 0) {
             memcpy(why + n, "***", 3);
             n += 3;
             i += pl;
+        } else if (end - i >= 3 && end - i < pl && memcmp(rep->str + i, password, end - i) == 0) {
+            memcpy(why + n, "***", 3);   /* the reply ends with the password's start */
+            n += 3;
+            break;
         } else {
             why[n++] = rep->str[i++];
         }
     }
     while (n > 0 && (why[n - 1] == ' ' || why[n - 1] == ',' || why[n - 1] == ':')) n--;
     why[n] = '\0';
-    fail(r, "authentication failed: %s%s", why, cut ? " …" : "");
-    explicit_bzero(why, sizeof why);
+    char *shown = at_text_shown(why, 120);
+    fail(r, "authentication failed: %s%s", shown ? shown : "", end < rep->len ? " …" : "");
+    explicit_bzero(why, n);
+    free(why);
+    free(shown);
 }
 
 /* AUTH (ACL user when given); the password never appears in errors.

@@ -29,6 +29,7 @@ import os
 import pwd
 import resource
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -192,6 +193,47 @@ class SecretsTest(harness.IntegrationTest):
                                  % srv.port)
                 self.assertNotIn(pw[:12], err)
                 self.assertEqual(len(err.splitlines()), 1, err)
+
+    def test_auth_refusal_echoing_the_password_unquoted_is_not_shown(self):
+        """A proxy may echo the password without quotes: no piece of it is
+        shown, not even one that runs past the 120 characters kept, nor the
+        start of the password at the end of a reply the proxy cut."""
+        import threading
+        pw = "hunter2secretpassword"
+
+        def fake_server(reply):
+            lsock = socket.socket()
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(8)
+            self.addCleanup(lsock.close)
+
+            def serve():
+                while True:
+                    try:
+                        conn, _ = lsock.accept()
+                    except OSError:
+                        return
+                    conn.settimeout(5)
+                    try:
+                        conn.recv(65536)
+                        conn.sendall(reply)
+                    except OSError:
+                        pass
+                    conn.close()
+            threading.Thread(target=serve, daemon=True).start()
+            return lsock.getsockname()[1]
+
+        # the password starts at character 117 of the reason and runs past 120
+        long_reply = b"-ERR proxy says " + b"x" * 100 + b" " + pw.encode() + b" refused\r\n"
+        cut_reply = b"-ERR proxy refused hunter2sec\r\n"
+        for reply, shown in ((long_reply, "authentication failed: ERR proxy says xxx"),
+                             (cut_reply, "authentication failed: ERR proxy refused ***")):
+            port = fake_server(reply)
+            rc, out, err = self.run_at(["stats", "--timeout", "3"],
+                                       env={"REDIS_URL": "redis://:%s@127.0.0.1:%d/0" % (pw, port)}, expect_rc=3)
+            self.assertIn(shown, err)
+            self.assertNotIn("hunt", err)
+            self.assertNotIn("\ufffd", err)
 
     def test_env_file_errors_hide_values(self):
         path = os.path.join(self.tmp, "gateway.env")
