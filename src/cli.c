@@ -42,10 +42,11 @@ static void errorf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char buf[1024];
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
     va_end(ap);
-    at_eprintf("aethertop: %s\n", buf);
+    at_eprintf("aethertop: %s\n", msg ? msg : "out of memory");
+    free(msg);
 }
 
 static double wall_now(void)
@@ -408,6 +409,20 @@ static int not_found(cli_ctx *c, const char *detail, const char *english)
     return AT_EXIT_NOT_FOUND;
 }
 
+/* The reference's 404 for an identifier that names no user: its detail
+ * (`prefix` + the identifier whole, at any length) and the English line. */
+static int user_not_found(cli_ctx *c, const char *prefix, const char *ident)
+{
+    char *detail = NULL, *en = NULL;
+    if (asprintf(&detail, "%s%s。支持用户名、邮箱、User ID或API Key ID", prefix, ident) < 0 ||
+        asprintf(&en, _("no user, email, user id or API key id matches \"%s\""), ident) < 0)
+        abort(); /* out of memory */
+    int rc = not_found(c, detail, en);
+    free(detail);
+    free(en);
+    return rc;
+}
+
 static int cmd_affinity(cli_ctx *c, const char *ident)
 {
     int rc = need_pg(c, N_("resolve the user"));
@@ -416,12 +431,7 @@ static int cmd_affinity(cli_ctx *c, const char *ident)
     char err[512];
     int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
     if (found < 0) { errorf(_("cannot resolve the user: %s"), err); return AT_EXIT_UNAVAILABLE; }
-    if (!found) {
-        char detail[1200], en[1200];
-        snprintf(detail, sizeof detail, "无法识别的用户标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident);
-        snprintf(en, sizeof en, _("no user, email, user id or API key id matches \"%s\""), ident);
-        return not_found(c, detail, en);
-    }
+    if (!found) return user_not_found(c, "无法识别的用户标识符: ", ident);
     if ((rc = need_redis(c))) { at_user_info_free(&u); return rc; }
     at_snapshot *s = snapshot(c, true, &rc);
     if (!s) { at_user_info_free(&u); return rc; }
@@ -729,15 +739,7 @@ static int clear_user(cli_ctx *c, const char *ident)
     } else {
         int found = at_resolve_user(c->pg, ident, &u, err, sizeof err);
         if (found < 0) { errorf(_("cannot resolve the user: %s"), err); return AT_EXIT_UNAVAILABLE; }
-        if (!found) {
-            /* the reference's detail carries the identifier whole, at any length */
-            char *detail = NULL, en[1200];
-            if (asprintf(&detail, "无法识别的标识符: %s。支持用户名、邮箱、User ID或API Key ID", ident) < 0) abort();
-            snprintf(en, sizeof en, _("no user, email, user id or API key id matches \"%s\""), ident);
-            rc = not_found(c, detail, en);
-            free(detail);
-            return rc;
-        }
+        if (!found) return user_not_found(c, "无法识别的标识符: ", ident);
         req.args = (const char *const *)u.key_ids;
         req.n_args = u.n_key_ids;
         req.label = ident;
@@ -800,31 +802,37 @@ static int clear_affinity(cli_ctx *c, char **args)
         return not_found(c, "未找到指定的缓存亲和性记录", _("no such affinity (missing, or its endpoint_id differs)"));
     }
     if (rc == 0) {
-        char name[256] = "", msg[512], human[1024];
+        /* the reference names the key whole: api_key.name, or else
+           affinity_key[:8] (8 code points) */
+        char *name = NULL, *msg = NULL, *human = NULL;
         at_pg *pg = at_pg_open(c->cfg, err, sizeof err);
         if (pg) {
             at_api_key_info k;
-            if (at_lookup_api_key(pg, args[0], &k, err, sizeof err) == 1 && k.name)
-                snprintf(name, sizeof name, "%s", k.name);
+            if (at_lookup_api_key(pg, args[0], &k, err, sizeof err) == 1 && k.name && k.name[0])
+                name = strdup(k.name);
             if (k.id) at_api_key_info_free(&k);
             at_pg_close(pg);
         }
-        if (!name[0]) { /* the reference's affinity_key[:8]: 8 code points */
+        if (!name) {
             size_t len = strlen(args[0]), b = 0;
             for (int i = 0; i < 8 && b < len; i++) {
                 uint32_t cp;
                 b += at_utf8_decode(args[0] + b, len - b, &cp);
             }
-            snprintf(name, sizeof name, "%.*s", (int)b, args[0]);
+            name = strndup(args[0], b);
         }
-        snprintf(msg, sizeof msg, "已清除缓存亲和性: %s", name);
-        snprintf(human, sizeof human, _("Cleared 1 affinity: %s %s %s (endpoint %s)."), args[0], args[3], args[2], args[1]);
+        if (!name || asprintf(&msg, "已清除缓存亲和性: %s", name) < 0 ||
+            asprintf(&human, _("Cleared 1 affinity: %s %s %s (endpoint %s)."), args[0], args[3], args[2], args[1]) < 0)
+            abort(); /* out of memory */
+        free(name);
         cJSON *doc = ok_doc(msg);
         cJSON_AddStringToObject(doc, "affinity_key", args[0]);
         cJSON_AddStringToObject(doc, "endpoint_id", args[1]);
         cJSON_AddStringToObject(doc, "model_id", args[2]);
         cJSON_AddNumberToObject(doc, "count", (double)res.deleted);
         emit(c, doc, human);
+        free(msg);
+        free(human);
     }
     at_clear_result_free(&res);
     return rc;

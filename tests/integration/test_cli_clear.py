@@ -256,6 +256,15 @@ class ClearCommands(harness.IntegrationTest):
         doc, err = self.clear_json(["user", ident], expect_rc=1)
         self.assertEqual(doc, {"detail": CLEAR_USER_404 % ident})
         self.assert_nothing_deleted()
+        # and the line on stderr, whole and never cut inside a character
+        ident = "a" + "é" * 600
+        for cmd in (["clear", "user", ident, "--yes"], ["affinity", ident]):
+            _, _, err = self.run_at(cmd, expect_rc=1)
+            self.assertNotIn("\ufffd", err, cmd)
+            self.assertIn('matches "%s"' % ident, err, cmd)
+        _, out, _ = self.run_at(["affinity", ident, "--json"], expect_rc=1)
+        self.assertEqual(json.loads(out), {"detail": "无法识别的用户标识符: %s。支持用户名、邮箱、User ID或API Key ID" % ident})
+        self.assert_nothing_deleted()
 
     def test_clear_user_picks_keys_by_name_not_by_a_value_field(self):
         """The gateway's list_affinities sets affinity_key from the key name
@@ -331,6 +340,21 @@ class ClearCommands(harness.IntegrationTest):
         self.before = self.dump()
         doc, _ = self.clear_json(["affinity", akey, E_ANT_CLAUDE, G_SONNET, "CLAUDE"])
         self.assertEqual(doc["message"], "已清除缓存亲和性: " + akey[:8])
+        self.assert_gone_exactly([key])
+
+    def test_clear_affinity_long_key_name_whole(self):
+        """The reference's message carries the API key's name whole."""
+        a1 = next(a for a in fixture.AFFINITIES if a[0] == "A1")
+        old = self.ctx.query_value("SELECT name FROM api_keys WHERE id = '%s'" % K_CAROL)
+        self.addCleanup(self.ctx.psql, "UPDATE api_keys SET name = '%s' WHERE id = '%s'"
+                        % (old.replace("'", "''"), K_CAROL))
+        name = "缓存钥匙" * 25                         # 100 characters, 300 bytes
+        self.ctx.psql("UPDATE api_keys SET name = '%s' WHERE id = '%s'" % (name, K_CAROL))
+        key = "cache_affinity:%s:CLAUDE:%s" % (K_CAROL, G_SONNET)
+        self.ctx.r.execute("SETEX", key, 600, json.dumps(self.fx.affinity_value(a1)))
+        self.before = self.dump()
+        doc, _ = self.clear_json(["affinity", K_CAROL, E_ANT_CLAUDE, G_SONNET, "CLAUDE"])
+        self.assertEqual(doc["message"], "已清除缓存亲和性: " + name)
         self.assert_gone_exactly([key])
 
     def test_clear_affinity_wrong_endpoint(self):
