@@ -2,14 +2,17 @@
 """bench/console_probe.py — runs the console in a pseudo-terminal of 120x40
 and measures (startup) the time until the first full screen shows its
 position line, or (idle SECONDS) the bytes written to the terminal per second
-while nothing happens, with a 1 s refresh. Stdlib only.
+while nothing happens, with a 1 s refresh.
 
 The console is started the way a shell starts a program: subprocess spawns
 it with vfork/exec onto the terminal's slave side. (Forking this Python
 interpreter instead, as pty.fork does, costs ~8 ms of copy-on-write faults on
 the benchmark VM before the console even begins; that is the probe's cost,
-not the console's.)"""
-import fcntl, os, pty, re, select, signal, struct, subprocess, sys, termios, time
+not the console's.) Stdlib, and the tests' harness for its pty reader."""
+import fcntl, os, pty, re, signal, struct, subprocess, sys, termios, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from harness import read_pty  # noqa: E402  (the tests' pty reader)
 
 # the position line of a screen that shows data: "rows 1–27 of 10,088"
 MARKER = re.compile(rb"rows [1-9][0-9,]*\S+ of [1-9]")
@@ -27,25 +30,6 @@ def spawn(exe, args):
     return proc, master
 
 
-def read_for(fd, seconds, until=None):
-    buf = b""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        r, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
-        if not r:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-        if until and until.search(buf):
-            return buf, True
-    return buf, False
-
-
 def stop(proc, fd):
     try:
         os.write(fd, b"q")
@@ -60,7 +44,7 @@ def main():
     exe, mode = sys.argv[1], sys.argv[2]
     t0 = time.monotonic()
     proc, fd = spawn(exe, ["--delay", "1"])
-    _, found = read_for(fd, 10, MARKER)
+    found = MARKER.search(read_pty(fd, 10, stop=MARKER.search)) is not None
     ms = (time.monotonic() - t0) * 1000
     if not found:
         stop(proc, fd)
@@ -69,8 +53,8 @@ def main():
         print(f"startup_ms {ms:.1f}")
     else:
         seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 30
-        read_for(fd, 3)   # let the first refreshes settle
-        data, _ = read_for(fd, seconds)
+        read_pty(fd, 3)   # let the first refreshes settle
+        data = read_pty(fd, seconds)
         print(f"idle_bytes {len(data)} idle_bytes_per_s {len(data) / seconds:.1f}")
     stop(proc, fd)
 
