@@ -599,8 +599,11 @@ static void auth_refused(at_redis *r, const redisReply *rep, const char *passwor
     }
     while (n > 0 && (why[n - 1] == ' ' || why[n - 1] == ',' || why[n - 1] == ':')) n--;
     why[n] = '\0';
+    /* at_text_shown ends a text it cut with "…": one mark for either cut */
     char *shown = at_text_shown(why, 120);
-    fail(r, "authentication failed: %s%s", shown ? shown : "", end < rep->len ? " …" : "");
+    size_t sl = strlen(shown);
+    bool marked = sl >= 3 && strcmp(shown + sl - 3, "…") == 0;
+    fail(r, "authentication failed: %s%s", shown, end < rep->len && !marked ? " …" : "");
     explicit_bzero(why, n);
     free(why);
     free(shown);
